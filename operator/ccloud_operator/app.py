@@ -1,0 +1,62 @@
+"""Operator assembly: kopf settings, handler registration, start-up and clean-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ccloud_operator import runtime
+from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
+from ccloud_operator.handlers import managed_connector, provider_integration
+from ccloud_operator.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_registry(config: OperatorSettings) -> kopf.OperatorRegistry:
+    """A kopf registry holding every handler, configured from the settings."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # The project's own names instead of kopf.zalando.org/... on every object it touches.
+        settings.persistence.finalizer = FINALIZER
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=KOPF_PREFIX, key="last-handled-configuration"
+        )
+        # Events carry only the operator's own wording; kopf's per-handler chatter stays in logs.
+        settings.posting.level = logging.WARNING
+        settings.networking.request_timeout = 60
+        settings.watching.server_timeout = 300
+        settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+        await runtime.start(config)
+        logger.info("Operator started; Confluent API at %s", config.confluent_url)
+
+    @kopf.on.cleanup(registry=registry)
+    async def shutdown(**_: Any) -> None:
+        await runtime.stop()
+        logger.info("Operator stopped")
+
+    provider_integration.register(registry, config.validation_interval)
+    managed_connector.register(registry, config.resync_interval)
+    return registry
+
+
+async def run_operator(settings: OperatorSettings) -> int:
+    """Run until SIGINT or SIGTERM (kopf handles both and lets running handlers finish)."""
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.bind_address)
+    liveness = f"http://{settings.bind_address}:{settings.health_port}/healthz" if settings.health_port else None
+    await kopf.operator(
+        registry=build_registry(settings),
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        standalone=True,
+        liveness_endpoint=liveness,
+    )
+    return 0

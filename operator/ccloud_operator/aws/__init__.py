@@ -1,0 +1,1 @@
+"""The AWS side: IAM roles, their trust and permission policies."""

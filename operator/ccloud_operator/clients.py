@@ -1,0 +1,115 @@
+"""Long-lived API clients, one per credential set, and the credential lookups that pick them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+from ccloud_operator import metrics
+from ccloud_operator.aws.iam import AwsCredentials, IamClient
+from ccloud_operator.confluent.client import CloudCredentials, ConfluentClient, RetryPolicy
+from ccloud_operator.kube import KubeGateway
+from ccloud_operator.models.common import CloudCredentialsRef
+from ccloud_operator.models.provider_integration import AwsCredentialsRef
+
+
+class CredentialsNotFound(Exception):
+    """A referenced Secret, or a key in it, does not exist; or no default credentials are configured."""
+
+
+def _fingerprint(*parts: str) -> str:
+    # Clients are keyed by a hash so no secret is kept as a dict key in plain text.
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+class ClientPool:
+    """Hands out one client per (endpoint, credentials) and closes them all at shutdown."""
+
+    def __init__(
+        self,
+        *,
+        confluent_url: str,
+        default_cloud_credentials: CloudCredentials | None,
+        aws_endpoint_url: str | None,
+        retry: RetryPolicy | None = None,
+        confluent_timeout: float = 30.0,
+    ) -> None:
+        self.confluent_url = confluent_url
+        self.default_cloud_credentials = default_cloud_credentials
+        self.aws_endpoint_url = aws_endpoint_url
+        self._retry = retry
+        self._timeout = confluent_timeout
+        self._confluent: dict[str, ConfluentClient] = {}
+        self._iam: dict[str, IamClient] = {}
+        self._lock = asyncio.Lock()
+
+    async def confluent(self, kube: KubeGateway, namespace: str, ref: CloudCredentialsRef | None) -> ConfluentClient:
+        """The Confluent client for a resource's credentials (its Secret, or the operator's)."""
+        credentials = await self._cloud_credentials(kube, namespace, ref)
+        key = _fingerprint(self.confluent_url, credentials.api_key, credentials.api_secret)
+        async with self._lock:
+            client = self._confluent.get(key)
+            if client is None:
+                client = ConfluentClient(
+                    credentials,
+                    base_url=self.confluent_url,
+                    retry=self._retry,
+                    timeout=self._timeout,
+                    observer=metrics.observe_external_call,
+                )
+                self._confluent[key] = client
+        return client
+
+    async def _cloud_credentials(
+        self, kube: KubeGateway, namespace: str, ref: CloudCredentialsRef | None
+    ) -> CloudCredentials:
+        if ref is None:
+            if self.default_cloud_credentials is None:
+                raise CredentialsNotFound(
+                    "no cloudCredentialsSecretRef is set and the operator has no default Confluent Cloud credentials"
+                )
+            return self.default_cloud_credentials
+        data = await kube.read_secret(namespace, ref.name)
+        if data is None:
+            raise CredentialsNotFound(f"Secret {namespace}/{ref.name} with the Confluent Cloud API key was not found")
+        missing = [key for key in (ref.api_key_key, ref.api_secret_key) if not data.get(key)]
+        if missing:
+            raise CredentialsNotFound(f"Secret {namespace}/{ref.name} has no key(s) {', '.join(missing)}")
+        return CloudCredentials(data[ref.api_key_key], data[ref.api_secret_key])
+
+    async def iam(self, kube: KubeGateway, namespace: str, ref: AwsCredentialsRef | None, region: str) -> IamClient:
+        """The IAM client for a resource: keys from its Secret, or the default AWS credential chain."""
+        credentials: AwsCredentials | None = None
+        if ref is not None:
+            data = await kube.read_secret(namespace, ref.name)
+            if data is None:
+                raise CredentialsNotFound(f"Secret {namespace}/{ref.name} with AWS keys was not found")
+            missing = [key for key in (ref.access_key_id_key, ref.secret_access_key_key) if not data.get(key)]
+            if missing:
+                raise CredentialsNotFound(f"Secret {namespace}/{ref.name} has no key(s) {', '.join(missing)}")
+            credentials = AwsCredentials(data[ref.access_key_id_key], data[ref.secret_access_key_key])
+        key = _fingerprint(
+            self.aws_endpoint_url or "",
+            region,
+            credentials.access_key_id if credentials else "",
+            credentials.secret_access_key if credentials else "",
+        )
+        async with self._lock:
+            client = self._iam.get(key)
+            if client is None:
+                # boto3 builds clients with blocking file reads; do it off the event loop.
+                client = await asyncio.to_thread(
+                    IamClient,
+                    credentials,
+                    region=region,
+                    endpoint_url=self.aws_endpoint_url,
+                    observer=metrics.observe_external_call,
+                )
+                self._iam[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._confluent.values():
+            await client.aclose()
+        self._confluent.clear()
+        self._iam.clear()

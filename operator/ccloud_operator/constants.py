@@ -1,0 +1,35 @@
+"""Names shared by the CRDs, the handlers and the chart: one place for each."""
+
+GROUP = "ccloud.operator.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+PROVIDER_INTEGRATIONS = "providerintegrations"
+MANAGED_CONNECTORS = "managedconnectors"
+PROVIDER_INTEGRATION_KIND = "ProviderIntegration"
+MANAGED_CONNECTOR_KIND = "ManagedConnector"
+
+#: The finalizer that keeps a resource until its external objects are gone.
+FINALIZER = f"{GROUP}/finalizer"
+#: kopf's own bookkeeping annotations get this prefix instead of kopf.zalando.org.
+KOPF_PREFIX = GROUP
+
+#: Written before a Confluent create call whose id the server assigns, so a crash
+#: between the call and the status write is recognised after a restart.
+CREATE_PENDING_ANNOTATION = f"{GROUP}/create-pending"
+#: Changing this annotation's value asks the operator to restart a connector once.
+RESTART_ANNOTATION = f"{GROUP}/restart"
+#: Set on ManagedConnectors by the operator to wake them when something they
+#: depend on changed (their ProviderIntegration, a referenced Secret).
+DEPENDENCY_REVISION_ANNOTATION = f"{GROUP}/dependency-revision"
+
+#: Sid of the one trust-policy statement the operator owns inside a role's trust policy.
+TRUST_STATEMENT_SID = "ConfluentProviderIntegration"
+#: Name of the inline permission policy on a role the operator created.
+PERMISSION_POLICY_NAME = "ccloud-operator-permissions"
+#: Tag on roles the operator created; deletion only touches roles carrying it.
+MANAGED_BY_TAG = "ccloud.operator.dev/managed-by"
+OWNER_TAG = "ccloud.operator.dev/owner"
+
+#: Confluent returns secret config values masked with this (any run of two or more asterisks).
+MASK_PREFIX = "**"

@@ -1,0 +1,1 @@
+"""Thin kopf handlers: parse the spec, call a reconciler, write what it reports."""

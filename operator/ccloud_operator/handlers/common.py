@@ -1,0 +1,81 @@
+"""Applying a reconciler's Outcome through kopf: status, conditions, annotations, Events, retries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+import pydantic
+
+from ccloud_operator import metrics
+from ccloud_operator.conditions import READY, SYNCED, Condition, condition_of, merge_conditions
+from ccloud_operator.reconcilers.outcome import Outcome
+
+
+def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
+    """Write only what changed, post Events, and tell kopf whether to come back."""
+    status: Mapping[str, Any] = body.get("status") or {}
+    for key, value in outcome.status.items():
+        if status.get(key) != value:
+            patch.status[key] = value
+    if outcome.conditions:
+        generation = body.get("metadata", {}).get("generation")
+        merged = merge_conditions(status.get("conditions"), outcome.conditions, generation)
+        if merged != status.get("conditions"):
+            patch.status["conditions"] = merged
+    for key, annotation in outcome.annotations.items():
+        patch.metadata.annotations[key] = annotation
+    for event in outcome.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def raise_for_retry(outcome: Outcome) -> None:
+    """Turn "not finished" into kopf's retry, with the reconciler's delay."""
+    if not outcome.finished and outcome.retry_after is not None:
+        reason = next((c.reason for c in outcome.conditions if c.type == READY), "NotReady")
+        raise kopf.TemporaryError(f"not done yet ({reason})", delay=max(outcome.retry_after, 1.0))
+
+
+def invalid_spec(body: kopf.Body, patch: kopf.Patch, error: pydantic.ValidationError) -> kopf.PermanentError:
+    """A spec the models reject (the CRD's schema normally stops it first): say so where users look."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or 'spec'}: {item['msg']}" for item in error.errors(include_url=False)
+    )
+    message = f"the spec is invalid: {problems}"
+    outcome = Outcome(
+        conditions=[
+            Condition(READY, False, "InvalidSpec", message),
+            Condition(SYNCED, False, "InvalidSpec", message),
+        ]
+    )
+    apply_outcome(body, patch, outcome)
+    kopf.warn(body, reason="InvalidSpec", message=message)
+    return kopf.PermanentError(message)
+
+
+class Timed:
+    """Counts a reconcile and its duration in the metrics, by kind and result."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.started = 0.0
+
+    def __enter__(self) -> Timed:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        metrics.RECONCILE_DURATION.labels(kind=self.kind).observe(time.monotonic() - self.started)
+        result = "success" if exc_type is None else "retry" if issubclass(exc_type, kopf.TemporaryError) else "error"
+        metrics.RECONCILES.labels(kind=self.kind, result=result).inc()
+
+
+def ready_of(body: kopf.Body, patch: kopf.Patch) -> bool:
+    """Readiness after this patch is applied."""
+    conditions = (
+        patch.status.get("conditions") if "conditions" in patch.status else body.get("status", {}).get("conditions")
+    )
+    condition = condition_of(conditions, READY)
+    return bool(condition and condition.get("status") == "True")

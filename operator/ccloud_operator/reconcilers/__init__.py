@@ -1,0 +1,1 @@
+"""Reconcilers: observe the outside world, act idempotently, report status. No kopf in here."""

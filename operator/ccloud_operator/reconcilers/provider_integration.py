@@ -1,0 +1,448 @@
+"""ProviderIntegration: the IAM role, the Confluent integration, the trust policy, validation, deletion.
+
+One pass of ``reconcile`` serves create, update, resume and the validation timer alike: it observes
+Confluent and AWS, writes only what differs, and reports what it saw. Every step is safe to repeat
+after a crash at any line:
+
+* the integration is looked up by the customer role ARN (unique per environment) before any create,
+  and a create-pending annotation is written *before* the create call, so a lost response or a crash
+  between the call and the status write is adopted on the next pass instead of creating a duplicate;
+* the role is tagged as the operator's at creation, so a re-run recognises its own role;
+* policy documents are compared semantically; AWS is written only when they differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ccloud_operator.aws import policy
+from ccloud_operator.aws.iam import IamClient, Role, role_arn_for, role_name_from_arn
+from ccloud_operator.clients import ClientPool
+from ccloud_operator.conditions import READY, SYNCED, Condition, now_rfc3339
+from ccloud_operator.confluent.client import ConfluentClient
+from ccloud_operator.confluent.errors import Conflict
+from ccloud_operator.confluent.models import Integration
+from ccloud_operator.constants import (
+    CREATE_PENDING_ANNOTATION,
+    MANAGED_BY_TAG,
+    OWNER_TAG,
+    PERMISSION_POLICY_NAME,
+    PROVIDER_INTEGRATIONS,
+)
+from ccloud_operator.kube import KubeGateway
+from ccloud_operator.models.common import DeletionPolicy
+from ccloud_operator.models.provider_integration import ProviderIntegrationSpec, TrustPolicyMode
+from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem, classify
+
+logger = logging.getLogger(__name__)
+
+CREATE_ROLES_HINT = "creating provider integrations needs OrganizationAdmin or EnvironmentAdmin"
+#: How long a create-pending marker makes the operator wait for the list to show what it created.
+PENDING_GRACE_SECONDS = 60.0
+#: How soon a pass that repaired AWS checks again, to report the repaired state.
+REVALIDATE_AFTER_REPAIR_SECONDS = 3.0
+#: How often deletion re-checks while something still uses the integration.
+DELETE_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """The Kubernetes object being reconciled."""
+
+    namespace: str
+    name: str
+    generation: int | None
+    status: dict[str, Any]
+    annotations: dict[str, str]
+
+
+class ProviderIntegrationReconciler:
+    """Reconciles ProviderIntegrations against Confluent Cloud and AWS IAM."""
+
+    def __init__(self, clients: ClientPool, kube: KubeGateway) -> None:
+        self._clients = clients
+        self._kube = kube
+
+    # -- reconcile ---------------------------------------------------------------------------------
+
+    async def reconcile(self, resource: ResourceRef, spec: ProviderIntegrationSpec) -> Outcome:
+        """Bring the integration, the role and its trust policy to the spec; report what is true."""
+        outcome = Outcome()
+        try:
+            await self._reconcile(resource, spec, outcome)
+        except Exception as error:  # classified once below; unknown errors propagate
+            failure = classify(error, create_roles_hint=CREATE_ROLES_HINT)
+            outcome.conditions = [
+                Condition(READY, False, failure.reason, failure.message),
+                Condition(SYNCED, False, "ReconcileError", failure.message),
+            ]
+            if failure.warning:
+                outcome.events.append(Event("Warning", failure.reason, failure.message))
+            outcome.retry_after = failure.retry_after
+            outcome.finished = False
+        outcome.status["observedGeneration"] = resource.generation
+        return outcome
+
+    async def _reconcile(self, resource: ResourceRef, spec: ProviderIntegrationSpec, outcome: Outcome) -> None:
+        confluent = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
+        iam = await self._clients.iam(self._kube, resource.namespace, spec.aws.credentials_secret_ref, spec.aws.region)
+        role_arn = await self._role_arn(resource, spec, iam)
+        outcome.status["roleArn"] = role_arn
+        outcome.status["roleManaged"] = spec.aws.create_role is not None
+
+        integration = await self._observe_integration(resource, spec, confluent, role_arn, outcome)
+        if integration is None:
+            integration = await self._create_integration(resource, spec, confluent, role_arn, outcome)
+            if integration is None:
+                return  # waiting for a pending create to show up
+        outcome.status.update(
+            integrationId=integration.id,
+            displayName=integration.display_name,
+            confluentRoleArn=integration.confluent_role_arn,
+            externalId=integration.external_id,
+            usages=list(integration.usages),
+        )
+        statement = policy.trust_statement(integration.confluent_role_arn, integration.external_id)
+        outcome.status["requiredTrustPolicy"] = json.dumps(statement, sort_keys=True)
+
+        role, repaired = await self._converge_role(resource, spec, iam, role_arn, statement, outcome)
+        # Validation reports the role as found, so a repaired drift shows as Ready=False with its
+        # reason until the quick re-check that follows the repair.
+        await self._validate(spec, iam, role, integration, role_arn, outcome)
+        if repaired:
+            outcome.retry_after = REVALIDATE_AFTER_REPAIR_SECONDS
+
+    async def _role_arn(self, resource: ResourceRef, spec: ProviderIntegrationSpec, iam: IamClient) -> str:
+        if spec.aws.role_arn:
+            return spec.aws.role_arn
+        create = spec.aws.create_role
+        assert create is not None  # the spec model guarantees one mode
+        known = resource.status.get("roleArn")
+        # The account never changes under a role, so after the first pass the STS call is saved.
+        if isinstance(known, str) and known.endswith(f":role{create.path}{create.role_name}"):
+            return known
+        return role_arn_for(await iam.account_id(), create.path, create.role_name)
+
+    async def _observe_integration(
+        self,
+        resource: ResourceRef,
+        spec: ProviderIntegrationSpec,
+        confluent: ConfluentClient,
+        role_arn: str,
+        outcome: Outcome,
+    ) -> Integration | None:
+        known_id = resource.status.get("integrationId")
+        if known_id:
+            integration = await confluent.get_integration(spec.environment, known_id)
+            if integration is not None and integration.customer_role_arn == role_arn:
+                return integration
+            message = (
+                f"integration {known_id} no longer exists in Confluent Cloud; registering the role again"
+                if integration is None
+                else f"integration {known_id} now names another role; registering {role_arn} again"
+            )
+            outcome.events.append(Event("Warning", "IntegrationMissing", message))
+        # Not known, or gone: the role ARN is unique per environment, so it identifies ours.
+        return await confluent.find_integration_by_role(spec.environment, role_arn)
+
+    async def _create_integration(
+        self,
+        resource: ResourceRef,
+        spec: ProviderIntegrationSpec,
+        confluent: ConfluentClient,
+        role_arn: str,
+        outcome: Outcome,
+    ) -> Integration | None:
+        pending = resource.annotations.get(CREATE_PENDING_ANNOTATION)
+        if pending and _age_seconds(pending) < PENDING_GRACE_SECONDS:
+            # An earlier pass sent the create and may have crashed before recording it. Give the
+            # list a moment to show it rather than risk a second integration.
+            outcome.conditions = [
+                Condition(
+                    READY,
+                    False,
+                    "Creating",
+                    "waiting for a create sent earlier to show up in Confluent Cloud",
+                ),
+                Condition(SYNCED, True, "ReconcileSuccess", "create pending"),
+            ]
+            outcome.retry_after = 5
+            outcome.finished = False
+            return None
+        display_name = spec.effective_display_name(resource.namespace, resource.name)
+        # The marker goes to the API server before the create call: a crash after the call leaves
+        # a trace that the next pass sees.
+        await self._kube.annotate(
+            PROVIDER_INTEGRATIONS,
+            resource.namespace,
+            resource.name,
+            {CREATE_PENDING_ANNOTATION: now_rfc3339()},
+        )
+        try:
+            integration = await confluent.create_integration(spec.environment, display_name, role_arn)
+        except Conflict:
+            found = await confluent.find_integration_by_role(spec.environment, role_arn)
+            if found is None:
+                raise
+            integration = found
+        outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+        outcome.events.append(
+            Event(
+                "Normal",
+                "IntegrationCreated",
+                f"registered {role_arn} as provider integration {integration.id}",
+            )
+        )
+        logger.info("Created provider integration %s for %s", integration.id, role_arn)
+        return integration
+
+    async def _converge_role(
+        self,
+        resource: ResourceRef,
+        spec: ProviderIntegrationSpec,
+        iam: IamClient,
+        role_arn: str,
+        statement: policy.Statement,
+        outcome: Outcome,
+    ) -> tuple[Role | None, bool]:
+        """Create or repair the role; return it as observed before any repair, and whether one happened."""
+        role_name = role_name_from_arn(role_arn)
+        role = await iam.get_role(role_name)
+        create = spec.aws.create_role
+        owner = f"{resource.namespace}/{resource.name}"
+        if create is not None:
+            tags = {**create.tags, MANAGED_BY_TAG: "ccloud-operator", OWNER_TAG: owner}
+            if role is None:
+                role = await iam.create_role(
+                    role_name,
+                    path=create.path,
+                    trust_policy=policy.with_trust_statement({}, statement),
+                    tags=tags,
+                    max_session_duration=create.max_session_duration_seconds,
+                    permissions_boundary=create.permissions_boundary,
+                )
+                outcome.events.append(Event("Normal", "RoleCreated", f"created IAM role {role_arn}"))
+                await self._converge_permissions(spec, iam, role_name, role_arn, outcome)
+                return role, False
+            if role.tags.get(OWNER_TAG) != owner:
+                raise RoleConflict(
+                    f"IAM role {role_arn} exists and is not owned by {owner}; name another role or use aws.roleArn"
+                )
+            if role.max_session_duration != create.max_session_duration_seconds:
+                await iam.update_max_session_duration(role_name, create.max_session_duration_seconds)
+            if role.permissions_boundary != create.permissions_boundary:
+                await iam.put_permissions_boundary(role_name, create.permissions_boundary)
+            if any(role.tags.get(key) != value for key, value in tags.items()):
+                await iam.tag_role(role_name, tags)
+            await self._converge_permissions(spec, iam, role_name, role_arn, outcome)
+        elif role is None:
+            raise RoleNotFound(f"IAM role {role_arn} does not exist")
+        if create is None and spec.aws.trust_policy is TrustPolicyMode.REPORT:
+            return role, False
+        desired_trust = policy.with_trust_statement(role.trust_policy, statement)
+        if policy.documents_equal(role.trust_policy, desired_trust):
+            return role, False
+        await iam.update_trust_policy(role_name, desired_trust)
+        first_write = resource.status.get("confluentRoleArn") != statement["Principal"]["AWS"]
+        if first_write:
+            outcome.events.append(Event("Normal", "TrustPolicyUpdated", f"added Confluent's statement to {role_arn}"))
+            return dataclasses.replace(role, trust_policy=desired_trust), False
+        outcome.events.append(Event("Warning", "TrustPolicyRepaired", _drift_message(role, statement)))
+        return role, True
+
+    async def _converge_permissions(
+        self, spec: ProviderIntegrationSpec, iam: IamClient, role_name: str, role_arn: str, outcome: Outcome
+    ) -> None:
+        permissions = spec.aws.permissions
+        account_id = role_arn.split(":")[4]
+        current = await iam.get_inline_policy(role_name, PERMISSION_POLICY_NAME)
+        if permissions.empty:
+            return
+        desired = policy.permission_document(
+            permissions.s3_buckets,
+            permissions.dynamodb_tables,
+            permissions.policy_document,
+            account_id=account_id,
+        )
+        if current is None or not policy.documents_equal(current, desired):
+            await iam.put_inline_policy(role_name, PERMISSION_POLICY_NAME, desired)
+            outcome.events.append(Event("Normal", "PermissionsUpdated", f"wrote the permission policy of {role_arn}"))
+
+    async def _validate(
+        self,
+        spec: ProviderIntegrationSpec,
+        iam: IamClient,
+        role: Role | None,
+        integration: Integration,
+        role_arn: str,
+        outcome: Outcome,
+    ) -> None:
+        checked = now_rfc3339()
+        integration_check = _check(True, f"integration {integration.id} registers {role_arn}", checked)
+        if role is None:
+            trust = _check(False, f"IAM role {role_arn} does not exist", checked)
+            permissions = _check(False, f"IAM role {role_arn} does not exist", checked)
+        else:
+            admitted, reason = policy.trust_admits(
+                role.trust_policy, integration.confluent_role_arn, integration.external_id
+            )
+            trust = _check(admitted, reason, checked)
+            permissions = await self._check_permissions(spec, iam, role, role_arn, checked)
+        outcome.status["validation"] = {
+            "trustPolicy": trust,
+            "permissions": permissions,
+            "integration": integration_check,
+        }
+        synced = Condition(SYNCED, True, "ReconcileSuccess", "Confluent and AWS match the spec")
+        if trust["result"] != "Passed":
+            if spec.aws.trust_policy is TrustPolicyMode.REPORT and role is not None:
+                ready = Condition(
+                    READY,
+                    False,
+                    "TrustPolicyPending",
+                    f"add status.requiredTrustPolicy to the trust policy of {role_arn}: {trust['message']}",
+                )
+            else:
+                ready = Condition(READY, False, "TrustPolicyInvalid", f"{role_arn}: {trust['message']}")
+        elif permissions["result"] == "Failed":
+            ready = Condition(READY, False, "PermissionsMissing", f"{role_arn}: {permissions['message']}")
+        else:
+            ready = Condition(READY, True, "Available", f"integration {integration.id} is ready for connectors")
+        outcome.conditions = [ready, synced]
+
+    async def _check_permissions(
+        self, spec: ProviderIntegrationSpec, iam: IamClient, role: Role, role_arn: str, checked: str
+    ) -> dict[str, Any]:
+        permissions = spec.aws.permissions
+        if not (permissions.s3_buckets or permissions.dynamodb_tables):
+            return _check(None, "no permission presets to check", checked)
+        documents = await iam.permission_documents(role.name)
+        account_id = role_arn.split(":")[4]
+        missing = [
+            f"{action} on {resource}"
+            for action, resource in policy.required_permissions(
+                permissions.s3_buckets,
+                permissions.dynamodb_tables,
+                account_id=account_id,
+                region=spec.aws.region,
+            )
+            if not policy.is_allowed(documents, action, resource)
+        ]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            return _check(False, f"the role's policies do not allow {shown}", checked)
+        return _check(True, "the role's policies allow every action the presets need", checked)
+
+    # -- delete ------------------------------------------------------------------------------------
+
+    async def finalize(self, resource: ResourceRef, spec: ProviderIntegrationSpec) -> Outcome:
+        """Undo the integration in order: wait for users, delete the integration, then the role's part."""
+        outcome = Outcome()
+        if spec.deletion_policy is DeletionPolicy.ORPHAN:
+            outcome.events.append(Event("Normal", "Orphaned", "left the integration and the IAM role in place"))
+            return outcome
+        try:
+            await self._finalize(resource, spec, outcome)
+        except Exception as error:
+            failure = classify(error, create_roles_hint=CREATE_ROLES_HINT)
+            outcome.conditions = [Condition(READY, False, "Deleting", failure.message)]
+            outcome.events.append(Event("Warning", failure.reason, failure.message))
+            outcome.retry_after = failure.retry_after
+            outcome.finished = False
+        return outcome
+
+    async def _finalize(self, resource: ResourceRef, spec: ProviderIntegrationSpec, outcome: Outcome) -> None:
+        users = [
+            item["metadata"]["name"]
+            for item in await self._kube.list_managed_connectors(resource.namespace)
+            if (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == resource.name
+        ]
+        if users:
+            self._wait(outcome, f"ManagedConnectors still use this integration: {', '.join(sorted(users))}")
+            return
+        confluent = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
+        integration_id = resource.status.get("integrationId")
+        role_arn = resource.status.get("roleArn") or spec.aws.role_arn
+        integration = None
+        if integration_id:
+            integration = await confluent.get_integration(spec.environment, integration_id)
+        elif role_arn:
+            integration = await confluent.find_integration_by_role(spec.environment, role_arn)
+        if integration is not None:
+            if integration.usages:
+                self._wait(
+                    outcome,
+                    f"Confluent Cloud still lists users of {integration.id}: {', '.join(integration.usages)}",
+                )
+                return
+            await confluent.delete_integration(spec.environment, integration.id)
+            outcome.events.append(
+                Event("Normal", "IntegrationDeleted", f"deleted provider integration {integration.id}")
+            )
+        if not role_arn:
+            return
+        iam = await self._clients.iam(self._kube, resource.namespace, spec.aws.credentials_secret_ref, spec.aws.region)
+        role_name = role_name_from_arn(role_arn)
+        role = await iam.get_role(role_name)
+        if role is None:
+            return
+        if spec.aws.create_role is not None:
+            if role.tags.get(OWNER_TAG) == f"{resource.namespace}/{resource.name}":
+                await iam.delete_role(role_name)
+                outcome.events.append(Event("Normal", "RoleDeleted", f"deleted IAM role {role_arn}"))
+        elif spec.aws.trust_policy is TrustPolicyMode.MANAGE:
+            trimmed = policy.without_trust_statement(role.trust_policy)
+            if not policy.documents_equal(trimmed, role.trust_policy):
+                await iam.update_trust_policy(role_name, trimmed)
+                outcome.events.append(
+                    Event("Normal", "TrustStatementRemoved", f"removed Confluent's statement from {role_arn}")
+                )
+
+    @staticmethod
+    def _wait(outcome: Outcome, message: str) -> None:
+        outcome.conditions = [Condition(READY, False, "DeletionBlocked", message)]
+        outcome.events.append(Event("Normal", "DeletionBlocked", message))
+        outcome.retry_after = DELETE_WAIT_SECONDS
+        outcome.finished = False
+
+
+class RoleConflict(SpecProblem):
+    """A role with the wanted name exists and belongs to someone else."""
+
+    reason = "RoleConflict"
+
+
+class RoleNotFound(SpecProblem):
+    """The existing role named by aws.roleArn does not exist."""
+
+    reason = "RoleNotFound"
+
+
+def _check(result: bool | None, message: str, checked: str) -> dict[str, Any]:
+    return {
+        "result": {True: "Passed", False: "Failed", None: "Unknown"}[result],
+        "message": message,
+        "lastChecked": checked,
+    }
+
+
+def _drift_message(role: Role, statement: policy.Statement) -> str:
+    _, reason = policy.trust_admits(
+        role.trust_policy,
+        statement["Principal"]["AWS"],
+        statement["Condition"]["StringEquals"]["sts:ExternalId"],
+    )
+    return f"the trust policy of {role.arn} was wrong ({reason}); wrote Confluent's statement back"
+
+
+def _age_seconds(timestamp: str) -> float:
+    try:
+        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()

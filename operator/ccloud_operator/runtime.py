@@ -1,0 +1,92 @@
+"""The objects one operator process shares between handlers: clients, caches, reconcilers, locks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ccloud_operator import metrics
+from ccloud_operator.clients import ClientPool
+from ccloud_operator.confluent.client import CloudCredentials, RetryPolicy
+from ccloud_operator.kube import KubeGateway, KubernetesGateway
+from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
+from ccloud_operator.reconcilers.managed_connector import ManagedConnectorReconciler
+from ccloud_operator.reconcilers.provider_integration import ProviderIntegrationReconciler
+from ccloud_operator.settings import OperatorSettings
+
+
+@dataclass
+class Runtime:
+    """Built once at operator start-up; handlers reach it through ``current()``."""
+
+    settings: OperatorSettings
+    kube: KubeGateway
+    clients: ClientPool
+    provider_integrations: ProviderIntegrationReconciler
+    managed_connectors: ManagedConnectorReconciler
+    _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    _ready: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        """Serialises the change handlers and the timer of one object."""
+        return self._locks[uid]
+
+    def forget(self, kind: str, uid: str) -> None:
+        self._locks.pop(uid, None)
+        self._ready[kind].pop(uid, None)
+        self._publish(kind)
+
+    def record_ready(self, kind: str, uid: str, ready: bool) -> None:
+        self._ready[kind][uid] = ready
+        self._publish(kind)
+
+    def _publish(self, kind: str) -> None:
+        values = self._ready[kind].values()
+        metrics.RESOURCES_READY.labels(kind=kind, ready="true").set(sum(1 for v in values if v))
+        metrics.RESOURCES_READY.labels(kind=kind, ready="false").set(sum(1 for v in values if not v))
+
+
+_current: Runtime | None = None
+
+
+async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> Runtime:
+    """Build the runtime from settings; reads the default credentials Secret if one is named."""
+    global _current
+    kube = kube or KubernetesGateway()
+    default_credentials = None
+    if settings.cloud_api_key and settings.cloud_api_secret:
+        default_credentials = CloudCredentials(settings.cloud_api_key, settings.cloud_api_secret.get_secret_value())
+    elif settings.cloud_credentials_secret:
+        namespace, name = settings.cloud_credentials_secret.split("/")
+        data = await kube.read_secret(namespace, name)
+        if data and data.get("api-key") and data.get("api-secret"):
+            default_credentials = CloudCredentials(data["api-key"], data["api-secret"])
+    clients = ClientPool(
+        confluent_url=settings.confluent_url,
+        default_cloud_credentials=default_credentials,
+        aws_endpoint_url=settings.aws_endpoint_url,
+        retry=RetryPolicy(max_retries=settings.confluent_max_retries),
+        confluent_timeout=settings.confluent_timeout,
+    )
+    _current = Runtime(
+        settings=settings,
+        kube=kube,
+        clients=clients,
+        provider_integrations=ProviderIntegrationReconciler(clients, kube),
+        managed_connectors=ManagedConnectorReconciler(clients, kube, ConnectorListCache(), settings.resync_interval),
+    )
+    return _current
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the operator runtime is not started")
+    return _current
+
+
+async def stop() -> None:
+    global _current
+    if _current is not None:
+        await _current.clients.aclose()
+        _current = None

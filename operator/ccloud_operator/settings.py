@@ -1,0 +1,61 @@
+"""Operator-wide settings: environment variables (CCLOUD_OPERATOR_*) overridden by CLI flags, validated once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """Everything the operator needs to know at start, checked before it touches any API."""
+
+    model_config = SettingsConfigDict(env_prefix="CCLOUD_OPERATOR_", frozen=True, extra="ignore")
+
+    confluent_url: str = Field(
+        "https://api.confluent.cloud",
+        description="Base URL of the Confluent Cloud API (or the local emulator).",
+    )
+    cloud_api_key: str | None = Field(None, description="Default Cloud API key for resources without a Secret.")
+    cloud_api_secret: SecretStr | None = Field(None, description="Secret of the default Cloud API key.")
+    cloud_credentials_secret: str | None = Field(
+        None,
+        description="Default Cloud API key as a Secret, 'namespace/name' with keys api-key and api-secret.",
+    )
+    aws_endpoint_url: str | None = Field(None, description="Custom AWS endpoint (tests and the sandbox use moto).")
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Namespaces to watch; empty means all."
+    )
+    resync_interval: float = Field(60.0, gt=0, description="Seconds between connector status resyncs.")
+    validation_interval: float = Field(300.0, gt=0, description="Seconds between ProviderIntegration validations.")
+    confluent_timeout: float = Field(30.0, gt=0, description="Timeout of one Confluent API request, seconds.")
+    confluent_max_retries: int = Field(4, ge=0, le=20, description="Client-side retries of a failed Confluent call.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    metrics_port: int = Field(8080, ge=0, le=65535, description="Port of /metrics; 0 turns metrics off.")
+    health_port: int = Field(
+        8081, ge=0, le=65535, description="Port of the liveness endpoint /healthz; 0 turns it off."
+    )
+    bind_address: str = Field("0.0.0.0", description="Address the metrics and health endpoints listen on.")
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        # Environment variables carry lists as "a,b"; flags as lists.
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("cloud_credentials_secret")
+    @classmethod
+    def _namespaced(cls, value: str | None) -> str | None:
+        if value is not None and value.count("/") != 1:
+            raise ValueError("cloud_credentials_secret must be 'namespace/name'")
+        return value
+
+    @model_validator(mode="after")
+    def _key_pairs(self) -> OperatorSettings:
+        if (self.cloud_api_key is None) != (self.cloud_api_secret is None):
+            raise ValueError("set both cloud_api_key and cloud_api_secret, or neither")
+        return self
