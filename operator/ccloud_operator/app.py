@@ -27,13 +27,20 @@ def build_registry(config: OperatorSettings) -> kopf.OperatorRegistry:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
-        # Events carry only the operator's own wording; kopf's per-handler chatter stays in logs.
-        settings.posting.level = logging.WARNING
+        # Events carry only the operator's own wording; kopf's per-handler chatter (including
+        # "failed temporarily" for every poll while Confluent provisions) stays in the log.
+        settings.posting.level = logging.CRITICAL
         settings.networking.request_timeout = 60
         settings.watching.server_timeout = 300
         settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
         await runtime.start(config)
         logger.info("Operator started; Confluent API at %s", config.confluent_url)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In a pod: the ServiceAccount token; elsewhere: KUBECONFIG. kopf's own client-library
+        # login is not used, so the two credential sources are explicit.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:

@@ -1,0 +1,41 @@
+# The two commands a new user needs are `make demo` and `make test`; both set up everything first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: all venv binaries lint test test-fast demo clean e2e-kind
+
+all: test
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# kube-apiserver, kube-controller-manager, etcd and helm, compiled from Go modules into
+# ~/.cache/ccloud-operator/ (keyed by version); a no-op when they are cached.
+binaries: venv
+	$(BIN)/ccloud-sandbox controlplane build
+
+lint: venv
+	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/mypy
+
+# The test command (README, .ci/run): lint, types, then every test against the real API server.
+test: binaries lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: binaries
+	$(BIN)/ccloud-sandbox demo $(DEMO_ARGS)
+
+clean:
+	-$(BIN)/ccloud-sandbox controlplane down
+	rm -rf .state $(VENV)

@@ -1,0 +1,95 @@
+"""Run the operator out of cluster as a real process, the way the tests and the demo do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ccloud_sandbox.aws import free_port
+
+
+@dataclass
+class OperatorProcess:
+    """`ccloud-operator run` in a subprocess, with its log in a file the caller can read."""
+
+    kubeconfig: Path
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    metrics_port: int = field(default_factory=free_port)
+    health_port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait_healthy: float = 60.0) -> OperatorProcess:
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "CCLOUD_OPERATOR_METRICS_PORT": str(self.metrics_port),
+            "CCLOUD_OPERATOR_HEALTH_PORT": str(self.health_port),
+            "CCLOUD_OPERATOR_BIND_ADDRESS": "127.0.0.1",
+            **self.env,
+        }
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ccloud_operator", "run", *self.args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        if wait_healthy:
+            self.wait_healthy(wait_healthy)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def wait_healthy(self, timeout: float) -> None:
+        """Wait for the liveness endpoint, which kopf serves once it watches the cluster."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise RuntimeError(f"the operator exited early; log:\n{self.log()[-4000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the operator was not healthy within {timeout}s; log:\n{self.log()[-4000:]}")
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: the crash tests' way of stopping it at an arbitrary line."""
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM and wait for a graceful exit; SIGKILL after the timeout."""
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self._process.returncode

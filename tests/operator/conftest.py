@@ -1,0 +1,32 @@
+"""Fixtures for the operator tests; the helpers live in operator_world.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from ccloud_sandbox.aws import MotoServer
+from ccloud_sandbox.confluent.launcher import EmulatorProcess
+
+from operator_world import World
+
+
+@pytest.fixture
+def world(
+    namespace: str, moto: MotoServer, kubeconfig: Path, k8s_api: client.ApiClient, tmp_path: Path
+) -> Iterator[World]:
+    """A fresh emulator wired to moto; call `world.start_operator()` to run the operator."""
+    emulator = EmulatorProcess(aws_endpoint=moto.endpoint, provisioning_seconds=0.3)
+    emulator.start()
+    world = World(namespace, k8s_api, moto, emulator, kubeconfig, tmp_path)
+    try:
+        yield world
+        leaks = world.leaked_secrets()
+        assert not leaks, leaks
+    finally:
+        if world.operator is not None:
+            world.operator.stop()
+        emulator.stop()

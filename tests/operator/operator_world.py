@@ -1,0 +1,196 @@
+"""The world of an operator test: the Confluent emulator, moto, and the operator watching the test's namespace.
+
+Every test here drives the operator through the real API server and checks what it did to the
+real components (the emulator over HTTP, moto over HTTP). On teardown each world also checks
+that no secret value it knows of reached the operator's log, an Event, or a status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ccloud_operator.constants import GROUP, MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS, VERSION
+from ccloud_sandbox.aws import MotoServer
+from ccloud_sandbox.confluent.admin import SandboxAdmin
+from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
+from ccloud_sandbox.operator_process import OperatorProcess
+
+#: Short intervals so drift shows up within a test's patience.
+RESYNC_SECONDS = 2
+VALIDATION_SECONDS = 3
+AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass
+class World:
+    """The test's namespace and everything the operator talks to."""
+
+    namespace: str
+    api: client.ApiClient
+    moto: MotoServer
+    emulator: EmulatorProcess
+    kubeconfig: Path
+    log_dir: Path
+    secrets: set[str] = field(default_factory=set)
+    operator: OperatorProcess | None = None
+
+    @property
+    def info(self) -> EmulatorInfo:
+        return self.emulator.info
+
+    @property
+    def admin(self) -> SandboxAdmin:
+        return self.emulator.admin()
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    # -- the operator --------------------------------------------------------------------------
+
+    def start_operator(self, **env: str) -> OperatorProcess:
+        self.secrets.add(self.info.api_secret)
+        self.operator = OperatorProcess(
+            kubeconfig=self.kubeconfig,
+            log_path=self.log_dir / "operator.log",
+            args=["--namespace", self.namespace],
+            env={
+                **AWS_KEYS,
+                "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
+                "CCLOUD_OPERATOR_CLOUD_API_KEY": self.info.api_key,
+                "CCLOUD_OPERATOR_CLOUD_API_SECRET": self.info.api_secret,
+                "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
+                "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
+                "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
+                # Fail fast in tests; the production default is 30 s.
+                "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
+                **env,
+            },
+        ).start()
+        return self.operator
+
+    # -- Kubernetes objects --------------------------------------------------------------------
+
+    def create(self, plural: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> None:
+        kind = {PROVIDER_INTEGRATIONS: "ProviderIntegration", MANAGED_CONNECTORS: "ManagedConnector"}[plural]
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {"name": name, "annotations": annotations or {}},
+            "spec": spec,
+        }
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body)
+
+    def get(self, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found
+
+    def patch(self, plural: str, name: str, body: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name, body)
+
+    def delete(self, plural: str, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
+
+    def secret(self, name: str, data: dict[str, str]) -> None:
+        """Create or replace a Secret; its values join the set that must never leak."""
+        self.secrets.update(value for value in data.values() if len(value) >= 8)
+        body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=data)
+        try:
+            self.core.create_namespaced_secret(self.namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_secret(name, self.namespace, body)
+
+    def wait_for(
+        self, plural: str, name: str, check: Callable[[dict[str, Any]], bool], what: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll the object until `check` holds; fail with its last status otherwise."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            last = self.get(plural, name)
+            if last is not None and check(last):
+                return last
+            time.sleep(0.25)
+        log_tail = self.operator.log()[-3000:] if self.operator else ""
+        status = json.dumps((last or {}).get("status"), indent=1)
+        pytest.fail(f"timed out waiting for {plural}/{name} {what}; last status: {status}\noperator log:\n{log_tail}")
+
+    def wait_condition(
+        self, plural: str, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        def holds(obj: dict[str, Any]) -> bool:
+            found = condition(obj, type_)
+            return bool(found and found["status"] == status and (reason is None or found.get("reason") == reason))
+
+        return self.wait_for(plural, name, holds, f"{type_}={status} {reason or ''}", timeout)
+
+    def wait_gone(self, plural: str, name: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.get(plural, name) is None:
+                return
+            time.sleep(0.25)
+        pytest.fail(f"{plural}/{name} was not deleted within {timeout}s")
+
+    def events(self, name: str | None = None) -> list[client.CoreV1Event]:
+        items = self.core.list_namespaced_event(self.namespace).items
+        return [e for e in items if name is None or e.involved_object.name == name]
+
+    def wait_event(self, name: str, reason: str, timeout: float = 60.0) -> client.CoreV1Event:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events(name) if e.reason == reason]
+            if found:
+                return found[0]
+            time.sleep(0.25)
+        seen = sorted({str(e.reason) for e in self.events(name)})
+        pytest.fail(f"no Event {reason} for {name} within {timeout}s; saw {seen}")
+
+    # -- the no-leak check ---------------------------------------------------------------------
+
+    def leaked_secrets(self) -> list[str]:
+        """Where any known secret value shows up: operator log, Events, or a status."""
+        places: list[str] = []
+        texts = {"operator log": self.operator.log() if self.operator else ""}
+        texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in self.events())
+        for plural in (PROVIDER_INTEGRATIONS, MANAGED_CONNECTORS):
+            items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)["items"]
+            texts[f"{plural} status"] = json.dumps([item.get("status") for item in items])
+        for value in self.secrets:
+            encoded = base64.b64encode(value.encode()).decode()
+            places += [
+                f"{where} holds a secret value" for where, text in texts.items() if value in text or encoded in text
+            ]
+        return places
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def trust_policy(moto: MotoServer, role_name: str) -> dict[str, Any]:
+    document: dict[str, Any] = moto.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    return document

@@ -1,0 +1,287 @@
+"""ManagedConnector against the real API server, the Confluent emulator (which evaluates IAM like AWS) and moto."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from ccloud_operator.constants import (
+    MANAGED_CONNECTORS as MC,
+)
+from ccloud_operator.constants import (
+    PROVIDER_INTEGRATIONS as PI,
+)
+from ccloud_operator.constants import (
+    RESTART_ANNOTATION,
+    TRUST_STATEMENT_SID,
+)
+
+from operator_world import World, condition, trust_policy
+
+
+def s3_role_integration(world: World, name: str, bucket: str) -> None:
+    world.create(
+        PI,
+        name,
+        {
+            "environment": world.info.environment_id,
+            "aws": {"createRole": {"roleName": f"{name}-role"}, "permissions": {"s3Buckets": [bucket]}},
+        },
+    )
+
+
+def s3_sink_spec(world: World, integration: str, bucket: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "environment": world.info.environment_id,
+        "kafkaCluster": world.info.kafka_cluster_id,
+        "connectorClass": "S3_SINK",
+        "providerIntegrationRef": {"name": integration},
+        "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
+        "config": {
+            "topics": "orders",
+            "input.data.format": "JSON",
+            "output.data.format": "JSON",
+            "s3.bucket.name": bucket,
+            "time.interval": "HOURLY",
+            "flush.size": "1000",
+            "tasks.max": "1",
+        },
+        **extra,
+    }
+
+
+def connector_api(world: World, path: str = "") -> str:
+    base = (
+        f"{world.info.url}/connect/v1/environments/{world.info.environment_id}/clusters/{world.info.kafka_cluster_id}"
+    )
+    return f"{base}/connectors{path}"
+
+
+def writes(world: World) -> list[dict[str, Any]]:
+    return [r for r in world.admin.requests() if r["method"] in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def test_s3_sink_runs_after_confluent_assumed_the_role_and_writes_to_the_bucket(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="orders-archive")
+    world.start_operator()
+    s3_role_integration(world, "s3", "orders-archive")
+    world.create(MC, "orders-sink", s3_sink_spec(world, "s3", "orders-archive"))
+
+    obj = world.wait_condition(MC, "orders-sink", "Ready", "True", timeout=90)
+    status = obj["status"]
+    assert status["state"] == "RUNNING"
+    assert status["connectorId"].startswith("lcc-")
+    assert status["tasksReady"] == "1/1"
+    integration_id = world.get(PI, "s3")["status"]["integrationId"]
+    assert status["providerIntegrationId"] == integration_id
+    # The emulator only writes when its IAM evaluation of the moto role allowed it.
+    listed = world.moto.client("s3").list_objects_v2(Bucket="orders-archive")
+    assert listed.get("KeyCount", 0) > 0
+    assert all(item["Key"].startswith("topics/orders/") for item in listed["Contents"])
+    # Confluent records the connector as a user of the integration.
+    usages = world.admin.state()["integrations"][integration_id]["usages"]
+    assert any(u.endswith("/connector=orders-sink") for u in usages)
+    config = httpx.get(connector_api(world, "/orders-sink/config"), auth=world.info.basic_auth).json()
+    assert config["authentication.method"] == "IAM Roles"
+    assert config["provider.integration.id"] == integration_id
+
+
+def test_broken_trust_fails_with_the_trace_and_a_restart_after_repair_runs_again(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="trusting")
+    world.start_operator()
+    s3_role_integration(world, "trusting", "trusting")
+    world.create(MC, "sink", s3_sink_spec(world, "trusting", "trusting"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+
+    # With the operator down, someone breaks the trust policy and the connector restarts in Confluent.
+    assert world.operator is not None
+    world.operator.stop()
+    document = trust_policy(world.moto, "trusting-role")
+    for statement in document["Statement"]:
+        if statement.get("Sid") == TRUST_STATEMENT_SID:
+            statement["Condition"]["StringEquals"]["sts:ExternalId"] = "not-the-integrations-id"
+    world.moto.client("iam").update_assume_role_policy(RoleName="trusting-role", PolicyDocument=json.dumps(document))
+    httpx.post(connector_api(world, "/sink/restart"), auth=world.info.basic_auth).raise_for_status()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = httpx.get(connector_api(world, "/sink/status"), auth=world.info.basic_auth).json()
+        if state["connector"]["state"] == "FAILED":
+            break
+        time.sleep(0.2)
+
+    world.start_operator()
+    failed = world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
+    assert "AssumeRole" in failed["status"]["trace"] or "assume" in failed["status"]["trace"].lower()
+    assert failed["status"]["trace"] == condition(failed, "Ready")["message"]
+    # The ProviderIntegration puts the statement back; a requested restart then runs.
+    world.wait_event("trusting", "TrustPolicyRepaired", timeout=30)
+    world.patch(MC, "sink", {"metadata": {"annotations": {RESTART_ANNOTATION: "after-repair"}}})
+    obj = world.wait_condition(MC, "sink", "Ready", "True", timeout=60)
+    assert obj["status"]["lastRestartRequest"] == "after-repair"
+
+
+def test_applied_together_and_deleted_together(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="together")
+    world.start_operator()
+    # The connector first, as `kubectl apply -f dir/` may order them.
+    world.create(MC, "sink", s3_sink_spec(world, "together", "together"))
+    s3_role_integration(world, "together", "together")
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+
+    world.delete(PI, "together")
+    world.delete(MC, "sink")
+    world.wait_gone(MC, "sink")
+    world.wait_gone(PI, "together")
+    state = world.admin.state()
+    assert state["connectors"] == {} and state["integrations"] == {}
+    roles = [r["RoleName"] for r in world.moto.client("iam").list_roles()["Roles"]]
+    assert "together-role" not in roles
+
+
+def test_a_connector_created_paused_stays_paused_until_asked_to_run(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="paused")
+    world.start_operator()
+    s3_role_integration(world, "paused", "paused")
+    world.create(MC, "sink", s3_sink_spec(world, "paused", "paused", state="Paused"))
+    obj = world.wait_condition(MC, "sink", "Ready", "True", reason="Paused", timeout=90)
+    assert obj["status"]["state"] == "PAUSED"
+
+    world.patch(MC, "sink", {"spec": {"state": "Running"}})
+    obj = world.wait_for(MC, "sink", lambda o: (o.get("status") or {}).get("state") == "RUNNING", "RUNNING")
+    world.wait_condition(MC, "sink", "Ready", "True", reason="Available")
+
+
+def test_config_changed_in_confluent_is_put_back(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="drift")
+    world.start_operator()
+    s3_role_integration(world, "drift", "drift")
+    world.create(MC, "sink", s3_sink_spec(world, "drift", "drift"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+
+    world.admin.patch_connector_config("sink", {"flush.size": "5"})
+    event = world.wait_event("sink", "ConfigUpdated", timeout=30)
+    assert "flush.size" in event.message
+    config = httpx.get(connector_api(world, "/sink/config"), auth=world.info.basic_auth).json()
+    assert config["flush.size"] == "1000"
+
+
+def test_a_rotated_secret_reaches_the_connector_within_seconds(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="rotating")
+    world.secret("kafka-key", {"api-key": "KAFKAKEY00000001", "api-secret": "kafka-secret-first-value"})
+    world.start_operator()
+    s3_role_integration(world, "rotating", "rotating")
+    spec = s3_sink_spec(world, "rotating", "rotating", kafkaAuth={"apiKeySecretRef": {"name": "kafka-key"}})
+    world.create(MC, "sink", spec)
+    first = world.wait_condition(MC, "sink", "Ready", "True", timeout=90)["status"]["appliedConfigHash"]
+
+    world.admin.clear_requests()
+    rotated_at = time.monotonic()
+    world.secret("kafka-key", {"api-key": "KAFKAKEY00000001", "api-secret": "kafka-secret-second-value"})
+    world.wait_for(MC, "sink", lambda o: o["status"].get("appliedConfigHash") != first, "a new config hash", timeout=20)
+    took = time.monotonic() - rotated_at
+    puts = [r for r in world.admin.requests() if r["method"] == "PUT" and r["path"].endswith("/sink/config")]
+    assert len(puts) == 1 and puts[0]["status"] == 200
+    assert took < 15, f"rotation took {took:.1f}s"
+
+
+def test_invalid_config_is_reported_per_key_and_nothing_is_created(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="invalid")
+    world.start_operator()
+    s3_role_integration(world, "invalid", "invalid")
+    spec = s3_sink_spec(world, "invalid", "invalid")
+    spec["config"]["time.interval"] = "EVERY_FULL_MOON"
+    del spec["config"]["s3.bucket.name"]
+    world.create(MC, "sink", spec)
+
+    obj = world.wait_condition(MC, "sink", "Ready", "False", reason="ConfigInvalid", timeout=90)
+    keys = {error["key"] for error in obj["status"]["validation"]["errors"]}
+    assert {"time.interval", "s3.bucket.name"} <= keys
+    assert obj["status"]["validation"]["errorCount"] >= 2
+    assert "time.interval" in condition(obj, "Ready")["message"]
+    assert not [r for r in world.admin.requests() if r["method"] == "POST" and r["path"].endswith("/connectors")]
+    assert world.admin.state()["connectors"] == {}
+
+
+def test_dynamodb_cdc_source_on_an_existing_role(world: World) -> None:
+    dynamodb = world.moto.client("dynamodb")
+    table_arn = dynamodb.create_table(
+        TableName="customers",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["TableArn"]
+    dynamodb.put_item(TableName="customers", Item={"id": {"S": "c-1"}})
+    iam = world.moto.client("iam")
+    role_arn = iam.create_role(
+        RoleName="cdc-reader", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="cdc-reader",
+        PolicyName="read-customers",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "dynamodb:*", "Resource": [table_arn, f"{table_arn}/stream/*"]}
+                ],
+            }
+        ),
+    )
+    world.start_operator()
+    world.create(
+        PI,
+        "cdc",
+        {
+            "environment": world.info.environment_id,
+            "aws": {"roleArn": role_arn, "permissions": {"dynamodbTables": ["customers"]}},
+        },
+    )
+    pi = world.wait_condition(PI, "cdc", "Ready", "True")
+    assert pi["status"]["validation"]["permissions"]["result"] == "Passed"
+    world.create(
+        MC,
+        "customers-cdc",
+        {
+            "environment": world.info.environment_id,
+            "kafkaCluster": world.info.kafka_cluster_id,
+            "connectorClass": "DynamoDbCdcSource",
+            "providerIntegrationRef": {"name": "cdc"},
+            "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
+            "config": {
+                "dynamodb.service.endpoint": "dynamodb.us-east-1.amazonaws.com",
+                "dynamodb.table.discovery.mode": "INCLUDELIST",
+                "dynamodb.table.includelist": "customers",
+                "dynamodb.table.sync.mode": "SNAPSHOT_CDC",
+                "output.data.format": "JSON",
+                "tasks.max": "1",
+            },
+        },
+    )
+    obj = world.wait_condition(MC, "customers-cdc", "Ready", "True", timeout=90)
+    assert obj["status"]["state"] == "RUNNING"
+
+
+def test_an_idle_connector_costs_one_list_per_cluster_and_no_writes(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="idle")
+    world.start_operator()
+    s3_role_integration(world, "idle", "idle")
+    names = ["idle-a", "idle-b", "idle-c"]
+    for name in names:
+        world.create(MC, name, s3_sink_spec(world, "idle", "idle"))
+    for name in names:
+        world.wait_condition(MC, name, "Ready", "True", timeout=90)
+    time.sleep(1)
+    world.admin.clear_requests()
+    window = 5 * 2.0  # five resync intervals
+    time.sleep(window)
+    seen = world.admin.requests()
+    assert writes(world) == []
+    connect_reads = [r for r in seen if r["path"].startswith("/connect/")]
+    per_connector = [r for r in connect_reads if "/connectors/" in r["path"]]
+    assert per_connector == [], per_connector
+    # One expanded list per interval serves all three (a little slack for timer phase).
+    assert 3 <= len(connect_reads) <= 7, [r["path"] for r in connect_reads]
