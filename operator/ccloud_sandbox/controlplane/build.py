@@ -71,9 +71,7 @@ def cache_root() -> Path:
     return base / "ccloud-operator"
 
 
-def toolchain(
-    kubernetes_version: str = KUBERNETES_VERSION, helm_version: str = HELM_VERSION
-) -> Toolchain:
+def toolchain(kubernetes_version: str = KUBERNETES_VERSION, helm_version: str = HELM_VERSION) -> Toolchain:
     """The toolchain for a version; nothing is built by calling this."""
     key = f"k8s-{kubernetes_version}-helm-{helm_version}"
     return Toolchain(kubernetes_version, helm_version, cache_root() / key)
@@ -194,7 +192,9 @@ def _build_etcd(go: str, chain: Toolchain, workdir: Path, kubernetes_gomod: str)
     version = _etcd_version(kubernetes_gomod)
     module_dir = workdir / "etcd"
     module_dir.mkdir(parents=True, exist_ok=True)
-    (module_dir / "go.mod").write_text(f"module ccloud-operator.local/etcdbuild\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 {version}\n")
+    (module_dir / "go.mod").write_text(
+        f"module ccloud-operator.local/etcdbuild\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 {version}\n"
+    )
     _run([go, "get", f"go.etcd.io/etcd/server/v3@{version}"], module_dir, f"resolving etcd {version}")
     _build_one(go, module_dir, "go.etcd.io/etcd/server/v3", chain.binary("etcd"), "-s -w", f"etcd {version}")
 
@@ -203,7 +203,9 @@ def _build_helm(go: str, chain: Toolchain, workdir: Path) -> None:
     version = chain.helm_version
     module_dir = workdir / "helm"
     module_dir.mkdir(parents=True, exist_ok=True)
-    (module_dir / "go.mod").write_text(f"module ccloud-operator.local/helmbuild\n\ngo 1.24\n\nrequire helm.sh/helm/v3 {version}\n")
+    (module_dir / "go.mod").write_text(
+        f"module ccloud-operator.local/helmbuild\n\ngo 1.24\n\nrequire helm.sh/helm/v3 {version}\n"
+    )
     _run([go, "get", f"helm.sh/helm/v3/cmd/helm@{version}"], module_dir, f"resolving helm {version}")
     ldflags = f"-s -w -X helm.sh/helm/v3/internal/version.version={version}"
     _build_one(go, module_dir, "helm.sh/helm/v3/cmd/helm", chain.binary("helm"), ldflags, f"helm {version}")
