@@ -1,0 +1,92 @@
+"""The shared objects every request handler reaches through the aiohttp application."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ccloud_sandbox.confluent.auth import Authorizer
+from ccloud_sandbox.confluent.errors import ApiError
+from ccloud_sandbox.confluent.faults import FaultInjector
+from ccloud_sandbox.confluent.observe import RequestLog, ResponseLog
+from ccloud_sandbox.confluent.runtime import ConnectorRuntime
+from ccloud_sandbox.confluent.state import ApiKey, SandboxState, StateFile
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Operation ids of the official specs, by handler; the response log and request log carry them.
+OPERATION_IDS: dict[Handler, str] = {}
+
+
+def operation(operation_id: str) -> Callable[[Handler], Handler]:
+    """Tag a handler with the spec's operationId."""
+
+    def tag(handler: Handler) -> Handler:
+        OPERATION_IDS[handler] = operation_id
+        return handler
+
+    return tag
+
+
+@dataclass
+class Sandbox:
+    """State, runtime and observation of one emulator process."""
+
+    state: SandboxState
+    state_file: StateFile | None
+    runtime: ConnectorRuntime
+    authorizer: Authorizer
+    faults: FaultInjector
+    requests: RequestLog
+    responses: ResponseLog | None
+
+    def persist(self) -> None:
+        """Write the state file (if any) after a change."""
+        if self.state_file is not None:
+            self.state_file.save(self.state)
+
+
+SANDBOX = web.AppKey("sandbox", Sandbox)
+API_KEY = web.RequestKey("api_key", ApiKey)
+OPERATION_OVERRIDE = web.RequestKey("operation_override", str)
+
+
+def sandbox_of(request: web.Request) -> Sandbox:
+    """The Sandbox behind a request."""
+    return request.app[SANDBOX]
+
+
+def caller(request: web.Request) -> str:
+    """The principal (`User:sa-...`) of the authenticated request."""
+    return request[API_KEY].principal
+
+
+def now_iso() -> str:
+    """Current UTC time in RFC 3339."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response."""
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+async def json_body(request: web.Request) -> Any:
+    """The parsed JSON request body, or a 400."""
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "The request body is empty; a JSON document is required", code="bad_request")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"The request body is not valid JSON: {error}", code="bad_request") from error
+
+
+def base_url(request: web.Request) -> str:
+    """Scheme, host and port the client used, for full URLs in responses."""
+    return str(request.url.origin())
