@@ -121,3 +121,19 @@ def test_unknown_fault_setting_is_refused(admin: SandboxAdmin) -> None:
     with pytest.raises(httpx.HTTPStatusError) as refused:
         admin.set_faults(error_rate_418=0.5)
     assert refused.value.response.status_code == 400
+
+
+def test_a_delayed_response_comes_after_the_change_is_made(info: EmulatorInfo, admin: SandboxAdmin) -> None:
+    admin.set_faults(rules=[{"path": "/pim/v1/integrations", "methods": ["POST"], "response_delay_ms": 2000}])
+    role_arn = "arn:aws:iam::123456789012:role/lost-response"
+    body = {
+        "display_name": "lost-response",
+        "provider": "AWS",
+        "config": {"kind": "AwsIntegrationConfig", "customer_iam_role_arn": role_arn},
+        "environment": {"id": info.environment_id},
+    }
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{info.url}/pim/v1/integrations", json=body, auth=info.basic_auth, timeout=0.5)
+    registered = [i for i in admin.state()["integrations"].values() if i["customer_iam_role_arn"] == role_arn]
+    assert len(registered) == 1
+    admin.delete_integration(registered[0]["id"])

@@ -28,6 +28,7 @@ class FaultRule:
     regex: bool = False
     methods: list[str] = field(default_factory=list)
     latency_ms: float | None = None
+    response_delay_ms: float | None = None
     error_rate_429: float | None = None
     error_rate_500: float | None = None
     error_rate_503: float | None = None
@@ -63,6 +64,9 @@ class FaultSettings:
     """Everything the fault layer does; all zero by default."""
 
     latency_ms: float = 0.0
+    #: Held after the request was processed: the change is made, the answer comes late (or, if the
+    #: client gives up or dies meanwhile, never), which is how a lost response looks to a client.
+    response_delay_ms: float = 0.0
     error_rate_429: float = 0.0
     error_rate_500: float = 0.0
     error_rate_503: float = 0.0
@@ -158,6 +162,7 @@ class FaultVerdict:
     hold_seconds: float = 0.0
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    response_delay_seconds: float = 0.0
 
 
 class FaultInjector:
@@ -180,7 +185,14 @@ class FaultInjector:
             self._bucket = None
 
     def _effective(self, method: str, path: str) -> dict[str, float]:
-        names = ("latency_ms", "error_rate_429", "error_rate_500", "error_rate_503", "timeout_rate")
+        names = (
+            "latency_ms",
+            "response_delay_ms",
+            "error_rate_429",
+            "error_rate_500",
+            "error_rate_503",
+            "timeout_rate",
+        )
         values = {n: float(getattr(self.settings, n)) for n in names}
         for rule in self.settings.rules:
             if rule.matches(method, path):
@@ -228,7 +240,9 @@ class FaultInjector:
         threshold += values["timeout_rate"]
         if draw < threshold:
             return FaultVerdict(latency, 504, self.settings.timeout_seconds, reason="random_timeout")
-        return FaultVerdict(latency, 0, 0.0, self._bucket_headers())
+        return FaultVerdict(
+            latency, 0, 0.0, self._bucket_headers(), response_delay_seconds=values["response_delay_ms"] / 1000.0
+        )
 
     def _limit_headers(self) -> dict[str, str]:
         headers = self._bucket_headers() or {

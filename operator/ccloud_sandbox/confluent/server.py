@@ -144,6 +144,8 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise ApiError(verdict.status, _fault_detail(verdict.status), headers=dict(verdict.rate_limit_headers))
         request[API_KEY] = authenticate(sandbox.state, request.headers.get("Authorization"))
         response = await handler(request)
+        if verdict.response_delay_seconds:
+            await asyncio.sleep(verdict.response_delay_seconds)
     except ApiError as error:
         response = render(error, family, sandbox.faults.settings.connect_error_shape)
     except web.HTTPException as error:
