@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ccloud_sandbox import demo
 from ccloud_sandbox.confluent import cli as confluent_cli
 from ccloud_sandbox.controlplane import cli as controlplane_cli
 
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     controlplane_cli.register(commands)
     confluent_cli.register(commands)
+    demo.register(commands)
     return parser
 
 

@@ -29,9 +29,15 @@ S3_SINK_OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
-#: What the DynamoDB CDC source needs on a table and on its streams.
-DYNAMODB_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query", "dynamodb:ListStreams")
-DYNAMODB_STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+#: What the DynamoDB CDC source needs on a table and on its streams; the stream actions go on
+#: "table/NAME/stream/*" as in AWS's own stream-access policy example (ListStreams included).
+DYNAMODB_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query")
+DYNAMODB_STREAM_ACTIONS = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 
 
 def parse_document(raw: str | dict[str, Any] | None) -> PolicyDocument:
