@@ -61,6 +61,7 @@ from kubernetes.client.exceptions import ApiException
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.controlplane.cli import repo_root
 from ccloud_sandbox.controlplane.cluster import ControlPlane
+
 from harness_support import api_client, apply_crds, mark_cluster_tests, namespace_name, order_run_last
 
 REPO_ROOT = repo_root()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import httpx
+
+from ccloud_sandbox.confluent.admin import SandboxAdmin
+from ccloud_sandbox.confluent.launcher import EmulatorInfo
+
 from emulator_support import (
     connectors_path,
     create_connector,
@@ -16,9 +20,6 @@ from emulator_support import (
     wait_for,
     wait_for_state,
 )
-
-from ccloud_sandbox.confluent.admin import SandboxAdmin
-from ccloud_sandbox.confluent.launcher import EmulatorInfo
 
 MASK = "****************"
 

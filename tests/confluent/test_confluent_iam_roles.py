@@ -8,6 +8,11 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+
+from ccloud_sandbox.aws import MotoServer
+from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
+from ccloud_sandbox.confluent.state import CONFLUENT_AWS_ACCOUNT_ID
+
 from emulator_support import (
     connectors_path,
     create_connector,
@@ -21,10 +26,6 @@ from emulator_support import (
     unique,
     wait_for_state,
 )
-
-from ccloud_sandbox.aws import MotoServer
-from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
-from ccloud_sandbox.confluent.state import CONFLUENT_AWS_ACCOUNT_ID
 
 TERMINAL = {"RUNNING", "FAILED"}
 

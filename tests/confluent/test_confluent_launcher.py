@@ -7,11 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_support import connectors_path, create_connector, create_integration, datagen_config, role_arn, unique
-from emulator_support import wait_for_state as wait_for_connector_state
 
 from ccloud_sandbox.cli import build_parser
 from ccloud_sandbox.confluent.launcher import EmulatorProcess, EmulatorStartError
+
+from emulator_support import connectors_path, create_connector, create_integration, datagen_config, role_arn, unique
+from emulator_support import wait_for_state as wait_for_connector_state
 
 
 def test_state_file_survives_a_restart(tmp_path: Path) -> None:

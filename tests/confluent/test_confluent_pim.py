@@ -7,6 +7,10 @@ import urllib.parse
 import uuid
 
 import httpx
+
+from ccloud_sandbox.confluent.admin import SandboxAdmin
+from ccloud_sandbox.confluent.launcher import EmulatorInfo
+
 from emulator_support import (
     connectors_path,
     create_connector,
@@ -16,9 +20,6 @@ from emulator_support import (
     role_arn,
     unique,
 )
-
-from ccloud_sandbox.confluent.admin import SandboxAdmin
-from ccloud_sandbox.confluent.launcher import EmulatorInfo
 
 
 def test_every_response_carries_a_request_id(api: httpx.Client, info: EmulatorInfo) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import httpx
+
+from ccloud_sandbox.confluent.admin import SandboxAdmin
+from ccloud_sandbox.confluent.launcher import EmulatorInfo
+
 from emulator_support import (
     connectors_path,
     create_integration,
@@ -11,9 +15,6 @@ from emulator_support import (
     unique,
     wait_for_state,
 )
-
-from ccloud_sandbox.confluent.admin import SandboxAdmin
-from ccloud_sandbox.confluent.launcher import EmulatorInfo
 
 
 def _org_crn(info: EmulatorInfo) -> str:

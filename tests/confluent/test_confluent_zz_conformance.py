@@ -26,6 +26,10 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import referencing
 import yaml
+from referencing.jsonschema import DRAFT202012
+
+from ccloud_sandbox.confluent.launcher import RESPONSE_LOG_DIR_ENV, EmulatorProcess
+
 from emulator_support import (
     connectors_path,
     create_connector,
@@ -36,9 +40,6 @@ from emulator_support import (
     unique,
     wait_for_state,
 )
-from referencing.jsonschema import DRAFT202012
-
-from ccloud_sandbox.confluent.launcher import RESPONSE_LOG_DIR_ENV, EmulatorProcess
 
 SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "confluent-api"
 SPEC_FILES = (

@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ccloud_sandbox.controlplane.cluster import ControlPlane
+
 from harness_support import api_client, wait_until
 
 

@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ccloud_sandbox.controlplane.build import KUBERNETES_VERSION
 from ccloud_sandbox.controlplane.cluster import ControlPlane
+
 from harness_support import wait_crd_established
 
 GROUP = "harness.ccloud-operator.test"

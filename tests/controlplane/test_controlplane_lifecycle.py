@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ccloud_sandbox.controlplane.cluster import COMPONENTS, ETCD, ControlPlane
+
 from harness_support import wait_until
 
 #: Starts real binaries, like the tests that use the session's cluster.
