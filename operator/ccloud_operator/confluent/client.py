@@ -242,18 +242,6 @@ class ConfluentClient:
         body = response.json() or {}
         return {name: ConnectorSnapshot.from_expanded(name, item) for name, item in body.items()}
 
-    async def get_connector(self, environment: str, cluster: str, name: str) -> ConnectorSnapshot | None:
-        """One connector's config and status (two reads), or None when it does not exist."""
-        base = f"{self._connect_base(environment, cluster)}/connectors/{quote(name, safe='')}"
-        try:
-            info = (await self._request("GET", base, endpoint="/connect/v1/connectors/{name}")).json()
-            status = (
-                await self._request("GET", f"{base}/status", endpoint="/connect/v1/connectors/{name}/status")
-            ).json()
-        except NotFound:
-            return None
-        return ConnectorSnapshot.from_expanded(name, {"info": info, "status": status})
-
     async def create_connector(self, environment: str, cluster: str, name: str, config: dict[str, str]) -> None:
         """Create a connector; it starts PROVISIONING. Raises Conflict when the name is taken."""
         await self._request(

@@ -19,6 +19,9 @@ from ccloud_operator.handlers.common import Timed, apply_outcome, invalid_spec, 
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
 from ccloud_operator.reconcilers.managed_connector import ConnectorRef
 
+#: How stale a cluster list a polling pass accepts: below the poll interval, so each poll sees news.
+POLL_MAX_AGE_SECONDS = 2.0
+
 
 def _ref(body: kopf.Body) -> ConnectorRef:
     return ConnectorRef(
@@ -38,25 +41,26 @@ def _spec(body: kopf.Body, patch: kopf.Patch) -> ManagedConnectorSpec:
         raise invalid_spec(body, patch, error) from error
 
 
-async def _run(body: kopf.Body, patch: kopf.Patch, *, fresh: bool) -> None:
+async def _run(body: kopf.Body, patch: kopf.Patch, *, max_age: float) -> None:
     rt = runtime.current()
     spec = _spec(body, patch)
     with Timed(MANAGED_CONNECTOR_KIND):
         async with rt.lock(body.metadata.uid or ""):
-            outcome = await rt.managed_connectors.reconcile(_ref(body), spec, fresh=fresh)
+            outcome = await rt.managed_connectors.reconcile(_ref(body), spec, max_age=max_age)
         apply_outcome(body, patch, outcome)
         rt.record_ready(MANAGED_CONNECTOR_KIND, body.metadata.uid or "", ready_of(body, patch))
         raise_for_retry(outcome)
 
 
-async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """A change to the spec, an annotation, or a dependency: read the connector fresh."""
-    await _run(body, patch, fresh=True)
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    """A change to the spec, an annotation or a dependency reads the connector fresh; polls that
+    follow (kopf retries while Confluent provisions) share the cluster's list."""
+    await _run(body, patch, max_age=0.0 if retry == 0 else POLL_MAX_AGE_SECONDS)
 
 
 async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """The periodic resync: served from the one shared list per cluster."""
-    await _run(body, patch, fresh=False)
+    await _run(body, patch, max_age=runtime.current().settings.resync_interval)
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:

@@ -90,15 +90,19 @@ class ManagedConnectorReconciler:
 
     # -- reconcile ---------------------------------------------------------------------------------
 
-    async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, fresh: bool) -> Outcome:
-        """One pass. ``fresh`` forces a new read (a spec change); timers accept the shared list."""
+    async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, max_age: float) -> Outcome:
+        """One pass, reading the connector from a cluster list at most ``max_age`` seconds old.
+
+        A change to the spec passes 0; polls and the resync timer accept the list another
+        connector's pass fetched, so N connectors in a cluster cost one read, not N.
+        """
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
         outcome.status["connectorName"] = name
         try:
             desired = await self._desired_config(resource, spec, name)
             client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
-            await self._reconcile(resource, spec, name, desired, client, outcome, fresh=fresh)
+            await self._reconcile(resource, spec, name, desired, client, outcome, max_age=max_age)
         except WaitingForDependency as waiting:
             outcome.conditions = [
                 Condition(READY, False, "WaitingForProviderIntegration", str(waiting)),
@@ -175,10 +179,9 @@ class ManagedConnectorReconciler:
         client: ConfluentClient,
         outcome: Outcome,
         *,
-        fresh: bool,
+        max_age: float,
     ) -> None:
         env, cluster = spec.environment, spec.kafka_cluster
-        max_age = 0.0 if fresh else self._resync_interval
         observed = (await self._cache.connectors(client, env, cluster, max_age=max_age)).get(name)
         fingerprint = desired.fingerprint(resource.uid)
         wrote = False
@@ -214,8 +217,9 @@ class ManagedConnectorReconciler:
             wrote = await self._converge_state(resource, spec, name, observed, client, outcome) or wrote
         outcome.status["validation"] = {"errorCount": 0, "errors": []}
         if wrote:
+            # One list serves this read and every other connector of the cluster polling now.
             self._cache.forget(client, env, cluster)
-            observed = await client.get_connector(env, cluster, name)
+            observed = (await self._cache.connectors(client, env, cluster, max_age=0)).get(name)
         self._report(spec, observed, outcome)
 
     async def _validate(
