@@ -1,0 +1,98 @@
+"""What running the operator looks like: metrics, settings errors, restarts on failure, RBAC refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from prometheus_client.parser import text_string_to_metric_families
+from test_managed_connector import s3_role_integration, s3_sink_spec
+
+from ccloud_operator.constants import MANAGED_CONNECTORS as MC
+from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
+
+from operator_world import World, condition
+
+
+def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return found
+
+
+def test_metrics_count_reconciles_external_calls_and_ready_resources(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="metered")
+    operator = world.start_operator()
+    s3_role_integration(world, "metered", "metered")
+    world.create(MC, "sink", s3_sink_spec(world, "metered", "metered"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+
+    samples = _samples(operator.metrics())
+    reconciles = {labels["kind"] for labels, value in samples["ccloud_operator_reconciles_total"] if value > 0}
+    assert reconciles == {"ProviderIntegration", "ManagedConnector"}
+    calls = samples["ccloud_operator_external_calls_total"]
+    creates = [v for labels, v in calls if labels["endpoint"] == "/pim/v1/integrations" and labels["code"] == "201"]
+    assert creates == [1.0]
+    assert any(labels["service"] == "iam" and labels["endpoint"] == "create_role" for labels, _ in calls)
+    ready = {(labels["kind"], labels["ready"]): v for labels, v in samples["ccloud_operator_resources"]}
+    assert ready[("ProviderIntegration", "true")] == 1 and ready[("ManagedConnector", "true")] == 1
+    assert sum(v for _, v in samples["ccloud_operator_reconcile_duration_seconds_count"]) >= 2
+
+
+def _run_with(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ccloud_operator", "run"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_invalid_settings_stop_the_operator_with_a_clear_message() -> None:
+    negative = _run_with(CCLOUD_OPERATOR_RESYNC_INTERVAL="-5")
+    assert negative.returncode == 2
+    assert "resync_interval" in negative.stderr and "greater than 0" in negative.stderr
+    half_a_key = _run_with(CCLOUD_OPERATOR_CLOUD_API_KEY="only-a-key")
+    assert half_a_key.returncode == 2
+    assert "set both cloud_api_key and cloud_api_secret" in half_a_key.stderr
+
+
+def test_on_failure_restarts_a_failed_connector_with_backoff(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="flaky")
+    world.start_operator()
+    s3_role_integration(world, "flaky", "flaky")
+    spec = s3_sink_spec(world, "flaky", "flaky", restartPolicy={"type": "OnFailure", "maxBackoffSeconds": 10})
+    world.create(MC, "sink", spec)
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+
+    world.admin.fail_connector("sink", "org.apache.kafka.connect.errors.ConnectException: broker went away")
+    event = world.wait_event("sink", "ConnectorRestarted", timeout=30)
+    assert "restart 1" in event.message
+    obj = world.wait_condition(MC, "sink", "Ready", "True", timeout=60)
+    assert obj["status"]["state"] == "RUNNING"
+
+
+def test_a_key_without_the_role_to_use_the_integration_is_reported_as_unauthorized(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="guarded")
+    world.start_operator()
+    s3_role_integration(world, "guarded", "guarded")
+    world.wait_condition(PI, "guarded", "Ready", "True")
+    org = world.info.organization_id
+    cluster_crn = (
+        f"crn://confluent.cloud/organization={org}/environment={world.info.environment_id}"
+        f"/cloud-cluster={world.info.kafka_cluster_id}"
+    )
+    # Cluster admin, but no ResourceOwner or Assigner on the integration.
+    grant = world.admin.create_api_key("connector-manager", [("CloudClusterAdmin", cluster_crn)])
+    world.secret("restricted", {"api-key": grant.api_key, "api-secret": grant.api_secret})
+    world.create(
+        MC, "sink", s3_sink_spec(world, "guarded", "guarded", cloudCredentialsSecretRef={"name": "restricted"})
+    )
+    obj = world.wait_condition(MC, "sink", "Ready", "False", reason="Unauthorized", timeout=60)
+    assert "ResourceOwner or Assigner" in condition(obj, "Ready")["message"]
+    assert world.admin.state()["connectors"] == {}
