@@ -20,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ccloud_operator.constants import GROUP, MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS, VERSION
+from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.admin import SandboxAdmin
 from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
@@ -194,3 +195,34 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
 def trust_policy(moto: MotoServer, role_name: str) -> dict[str, Any]:
     document: dict[str, Any] = moto.client("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     return document
+
+
+def s3_role_integration(world: World, name: str, bucket: str) -> None:
+    world.create(
+        PI,
+        name,
+        {
+            "environment": world.info.environment_id,
+            "aws": {"createRole": {"roleName": f"{name}-role"}, "permissions": {"s3Buckets": [bucket]}},
+        },
+    )
+
+
+def s3_sink_spec(world: World, integration: str, bucket: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "environment": world.info.environment_id,
+        "kafkaCluster": world.info.kafka_cluster_id,
+        "connectorClass": "S3_SINK",
+        "providerIntegrationRef": {"name": integration},
+        "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
+        "config": {
+            "topics": "orders",
+            "input.data.format": "JSON",
+            "output.data.format": "JSON",
+            "s3.bucket.name": bucket,
+            "time.interval": "HOURLY",
+            "flush.size": "1000",
+            "tasks.max": "1",
+        },
+        **extra,
+    }

@@ -19,38 +19,7 @@ from ccloud_operator.constants import (
     TRUST_STATEMENT_SID,
 )
 
-from operator_world import World, condition, trust_policy
-
-
-def s3_role_integration(world: World, name: str, bucket: str) -> None:
-    world.create(
-        PI,
-        name,
-        {
-            "environment": world.info.environment_id,
-            "aws": {"createRole": {"roleName": f"{name}-role"}, "permissions": {"s3Buckets": [bucket]}},
-        },
-    )
-
-
-def s3_sink_spec(world: World, integration: str, bucket: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "environment": world.info.environment_id,
-        "kafkaCluster": world.info.kafka_cluster_id,
-        "connectorClass": "S3_SINK",
-        "providerIntegrationRef": {"name": integration},
-        "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
-        "config": {
-            "topics": "orders",
-            "input.data.format": "JSON",
-            "output.data.format": "JSON",
-            "s3.bucket.name": bucket,
-            "time.interval": "HOURLY",
-            "flush.size": "1000",
-            "tasks.max": "1",
-        },
-        **extra,
-    }
+from operator_world import World, condition, s3_role_integration, s3_sink_spec, trust_policy
 
 
 def connector_api(world: World, path: str = "") -> str:

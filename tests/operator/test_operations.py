@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 from prometheus_client.parser import text_string_to_metric_families
-from test_managed_connector import s3_role_integration, s3_sink_spec
 
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
-from operator_world import World, condition
+from operator_world import World, condition, s3_role_integration, s3_sink_spec
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
