@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: all venv binaries lint test test-fast demo clean e2e-kind
+.PHONY: all venv binaries lint test demo clean e2e-kind generate
 
 all: test
 
@@ -25,8 +25,8 @@ binaries: venv
 	$(BIN)/ccloud-sandbox controlplane build
 
 lint: venv
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator tests benchmarks hack
+	$(BIN)/ruff format --check operator tests benchmarks hack
 	$(BIN)/mypy
 
 # The test command (README, .ci/run): lint, types, then every test against the real API server.
@@ -35,6 +35,14 @@ test: binaries lint
 
 demo: binaries
 	$(BIN)/ccloud-sandbox demo $(DEMO_ARGS)
+
+# The operator's image in a kind cluster, installed by the chart (needs Docker and kind; docs/install.md).
+e2e-kind: venv
+	VENV=$(VENV) hack/e2e-kind.sh
+
+# Regenerate the chart's CRD copy, deploy/install.yaml and the Argo CD snippet (tests fail when they are stale).
+generate: venv
+	$(BIN)/python hack/sync-chart.py && $(BIN)/python hack/render-install.py && $(BIN)/python hack/sync-argocd.py
 
 clean:
 	-$(BIN)/ccloud-sandbox controlplane down

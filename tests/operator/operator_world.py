@@ -63,12 +63,15 @@ class World:
 
     # -- the operator --------------------------------------------------------------------------
 
-    def start_operator(self, **env: str) -> OperatorProcess:
+    def start_operator(
+        self, *, kubeconfig: Path | None = None, args: list[str] | None = None, **env: str
+    ) -> OperatorProcess:
+        """Run the operator against this world: the test namespace only, as admin, unless told otherwise."""
         self.secrets.add(self.info.api_secret)
         self.operator = OperatorProcess(
-            kubeconfig=self.kubeconfig,
+            kubeconfig=kubeconfig or self.kubeconfig,
             log_path=self.log_dir / "operator.log",
-            args=["--namespace", self.namespace],
+            args=args if args is not None else ["--namespace", self.namespace],
             env={
                 **AWS_KEYS,
                 "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,

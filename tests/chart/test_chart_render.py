@@ -1,0 +1,302 @@
+"""The Helm chart as rendered by `helm template` and checked by `helm lint`: no cluster needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from chart_support import (
+    CHART,
+    KUBE_VERSION,
+    NAMESPACED_VALUES,
+    REPO,
+    container_env,
+    helm,
+    objects_of,
+    one,
+    render,
+    repository_crds,
+    values_file,
+)
+
+
+def rules_of(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """A role's rules flattened to (apiGroup, resource, verb) triples."""
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+# -- one source of truth ---------------------------------------------------------------------------------------
+
+
+def test_chart_crd_files_are_byte_for_byte_copies_of_crds_dir() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "hack" / "sync-chart.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    copies = sorted(path.name for path in (CHART / "files" / "crds").glob("*.yaml"))
+    assert copies == sorted(path.name for path in (REPO / "crds").glob("*.yaml"))
+
+
+def test_rendered_crds_equal_crds_dir_except_for_release_labels_and_keep_annotation() -> None:
+    rendered = {crd["metadata"]["name"]: crd for crd in objects_of(render(), "CustomResourceDefinition")}
+    expected = repository_crds()
+    assert rendered.keys() == expected.keys()
+    for name, crd in rendered.items():
+        metadata = crd.pop("metadata")
+        assert metadata["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert metadata["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        expected_crd = dict(expected[name])
+        expected_crd.pop("metadata")
+        assert crd == expected_crd, f"{name} differs from crds/"
+
+
+def test_install_manifest_equals_a_fresh_render_of_the_chart() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "hack" / "render-install.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_install_manifest_creates_its_namespace_first_and_puts_everything_in_it() -> None:
+    documents = [doc for doc in yaml.safe_load_all((REPO / "deploy" / "install.yaml").read_text()) if doc]
+    assert documents[0]["kind"] == "Namespace"
+    assert documents[0]["metadata"]["name"] == "ccloud-operator"
+    assert documents[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    namespaced = [doc for doc in documents if "namespace" in doc["metadata"]]
+    assert {doc["metadata"]["namespace"] for doc in namespaced} == {"ccloud-operator"}
+    assert {doc["kind"] for doc in documents} >= {"CustomResourceDefinition", "ClusterRole", "Deployment"}
+
+
+def test_chart_version_and_app_version_are_the_package_version() -> None:
+    package_version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == package_version
+    assert chart["version"] == package_version
+
+
+def test_every_value_in_values_yaml_carries_a_comment() -> None:
+    # A value is a key the schema defines and does not break down further (groups such as `image:` only
+    # hold values); pass-through Kubernetes objects such as `resources` count as one value.
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    text = (CHART / "values.yaml").read_text()
+    lines = text.splitlines()
+    undocumented: list[str] = []
+
+    def visit(node: yaml.MappingNode, properties: dict[str, Any], path: str) -> None:
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = properties.get(key, {})
+            if "properties" in child and isinstance(value_node, yaml.MappingNode):
+                visit(value_node, child["properties"], f"{path}{key}.")
+            elif not comment_above(key_node.start_mark.line).startswith("# --"):
+                undocumented.append(f"{path}{key}")
+
+    def comment_above(line: int) -> str:
+        """The first line of the comment block that ends right above `line` ("" when there is none)."""
+        first = line
+        while first > 0 and lines[first - 1].strip().startswith("#"):
+            first -= 1
+        return lines[first].strip() if first < line else ""
+
+    document = yaml.compose(text)
+    assert isinstance(document, yaml.MappingNode)
+    visit(document, schema["properties"], "")
+    assert not undocumented, f"values without a `# --` comment right above them: {undocumented}"
+
+
+def test_values_yaml_defaults_satisfy_the_schema_and_every_default_is_in_it() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    jsonschema.validate(defaults, schema)
+    assert set(defaults) == set(schema["properties"]) - {"global"}
+
+
+# -- lint and schema ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values_files", [[], [NAMESPACED_VALUES]], ids=["cluster-wide", "namespaced"])
+def test_helm_lint_passes(values_files: list[str]) -> None:
+    flags = [flag for path in values_files for flag in ("--values", str(path))]
+    result = helm("lint", str(CHART), "--strict", "--kube-version", KUBE_VERSION, *flags)
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"operator": {"logFormat": "xml"}}, "/operator/logFormat"),
+        ({"operator": {"resyncInterval": 0}}, "/operator/resyncInterval"),
+        ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
+        ({"health": {"port": 0}}, "/health/port"),
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"cloudCredentials": {"secretReference": "no-namespace"}}, "/cloudCredentials/secretReference"),
+        ({"cloudCredentials": {"existingSecret": "a", "secretReference": "ns/b"}}, "/cloudCredentials"),
+        ({"replicaCount": 2}, "replicaCount"),
+    ],
+    ids=lambda case: next(iter(case)) if isinstance(case, dict) else None,
+)
+def test_values_schema_rejects_a_bad_value(values: dict[str, Any], complaint: str) -> None:
+    with values_file(values) as flags:
+        result = helm("template", "x", str(CHART), "--kube-version", KUBE_VERSION, *flags, check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert complaint in result.stderr
+
+
+# -- what the Deployment runs -------------------------------------------------------------------------------------
+
+
+def test_operator_runs_alone_hardened_with_a_writable_tmp_and_probes_on_healthz() -> None:
+    deployment = one(render(), "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/ccloud-operator/ccloud-operator:0.1.0"
+    assert container["command"] == ["ccloud-operator", "run"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    assert container_env(render())["CCLOUD_OPERATOR_NAMESPACES"] == ""
+
+
+def test_existing_secret_becomes_the_default_api_key_through_secret_key_refs() -> None:
+    env = container_env(render({"cloudCredentials": {"existingSecret": "confluent-cloud"}}))
+    assert env["CCLOUD_OPERATOR_CLOUD_API_KEY"] == {"secretKeyRef": {"name": "confluent-cloud", "key": "api-key"}}
+    assert env["CCLOUD_OPERATOR_CLOUD_API_SECRET"] == {"secretKeyRef": {"name": "confluent-cloud", "key": "api-secret"}}
+    assert "CCLOUD_OPERATOR_CLOUD_CREDENTIALS_SECRET" not in env
+
+
+def test_secret_reference_is_passed_for_the_operator_to_read() -> None:
+    env = container_env(render({"cloudCredentials": {"secretReference": "ccloud-system/confluent-cloud"}}))
+    assert env["CCLOUD_OPERATOR_CLOUD_CREDENTIALS_SECRET"] == "ccloud-system/confluent-cloud"
+    assert "CCLOUD_OPERATOR_CLOUD_API_KEY" not in env
+
+
+def test_development_aws_credentials_come_from_a_secret_and_irsa_from_service_account_annotations() -> None:
+    rendered = render(
+        {
+            "aws": {"credentialsSecret": "aws-dev-keys", "region": "eu-west-1", "endpointUrl": "http://moto:5000"},
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/op"}},
+        }
+    )
+    container = one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "aws-dev-keys"}}]
+    env = container_env(rendered)
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["CCLOUD_OPERATOR_AWS_ENDPOINT_URL"] == "http://moto:5000"
+    service_account = one(rendered, "ServiceAccount")
+    assert service_account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/op"
+    }
+
+
+def test_image_tag_defaults_to_app_version_and_a_digest_pins_it() -> None:
+    digest = "sha256:" + "ab" * 32
+    tagged = one(render({"image": {"tag": "0.2.0-rc1"}}), "Deployment")
+    pinned = one(render({"image": {"digest": digest}}), "Deployment")
+    assert tagged["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.2.0-rc1")
+    assert pinned["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f"@{digest}")
+
+
+def test_crds_can_be_left_out_and_kept_or_not_on_uninstall() -> None:
+    assert not objects_of(render({"crds": {"install": False}}), "CustomResourceDefinition")
+    unkept = objects_of(
+        render({"crds": {"keep": False, "annotations": {"argocd.argoproj.io/sync-wave": "-2"}}}),
+        "CustomResourceDefinition",
+    )
+    assert [crd["metadata"]["annotations"] for crd in unkept] == [{"argocd.argoproj.io/sync-wave": "-2"}] * 2
+
+
+def test_metrics_service_is_on_by_default_and_service_monitor_behind_a_flag() -> None:
+    service = one(render(), "Service")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+    assert not objects_of(render(), "ServiceMonitor")
+    monitor = one(render({"metrics": {"serviceMonitor": {"enabled": True}}}), "ServiceMonitor")
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert not objects_of(render({"metrics": {"port": 0}}), "Service")
+
+
+# -- RBAC in both modes -------------------------------------------------------------------------------------------
+
+APPLICATION_RULES = {
+    ("ccloud.operator.dev", resource, verb)
+    for resource in ("providerintegrations", "managedconnectors")
+    for verb in ("get", "list", "watch", "patch")
+} | {
+    ("ccloud.operator.dev", "providerintegrations/status", "patch"),
+    ("ccloud.operator.dev", "managedconnectors/status", "patch"),
+    ("", "secrets", "get"),
+    ("", "secrets", "list"),
+    ("", "secrets", "watch"),
+    ("", "events", "create"),
+}
+CRD_RULES = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")}
+
+
+def test_cluster_wide_mode_grants_one_cluster_role_and_no_namespaced_roles() -> None:
+    rendered = render()
+    cluster_role = one(rendered, "ClusterRole")
+    assert rules_of(cluster_role) == APPLICATION_RULES | CRD_RULES
+    binding = one(rendered, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "ccloud-operator", "namespace": "ccloud-operator"}
+    ]
+    assert not objects_of(rendered, "Role")
+
+
+def test_namespaced_mode_grants_a_role_per_namespace_and_only_crd_and_namespace_reads_cluster_wide() -> None:
+    rendered = render({"watchNamespaces": ["team-a", "team-b"]}, release="ops", namespace="ops-system")
+    assert rules_of(one(rendered, "ClusterRole")) == CRD_RULES | {
+        ("", "namespaces", "list"),
+        ("", "namespaces", "watch"),
+    }
+    roles = objects_of(rendered, "Role")
+    assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
+    assert all(rules_of(role) == APPLICATION_RULES for role in roles)
+    bindings = objects_of(rendered, "RoleBinding")
+    assert sorted(binding["metadata"]["namespace"] for binding in bindings) == ["team-a", "team-b"]
+    assert all(
+        binding["subjects"] == [{"kind": "ServiceAccount", "name": "ops-ccloud-operator", "namespace": "ops-system"}]
+        for binding in bindings
+    )
+    assert container_env(rendered)["CCLOUD_OPERATOR_NAMESPACES"] == "team-a,team-b"
+
+
+def test_namespaced_mode_may_read_exactly_the_named_credentials_secret_outside_its_namespaces() -> None:
+    rendered = render(values_files=[NAMESPACED_VALUES])
+    credentials = [role for role in objects_of(rendered, "Role") if role["metadata"]["namespace"] == "ccloud-system"]
+    assert [role["rules"] for role in credentials] == [
+        [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["confluent-cloud-api-key"], "verbs": ["get"]}]
+    ]
