@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 READY = "Ready"
+#: Longest condition message kept; Confluent traces can be long.
+MAX_MESSAGE_LENGTH = 2048
 SYNCED = "Synced"
 
 
@@ -42,7 +44,7 @@ def merge_conditions(
             "type": update.type,
             "status": update.status_text,
             "reason": update.reason,
-            "message": update.message[:2048],
+            "message": update.message[:MAX_MESSAGE_LENGTH],
             "lastTransitionTime": transition,
         }
         if generation is not None:

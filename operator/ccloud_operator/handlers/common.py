@@ -10,7 +10,7 @@ import kopf
 import pydantic
 
 from ccloud_operator import metrics
-from ccloud_operator.conditions import READY, SYNCED, Condition, condition_of, merge_conditions
+from ccloud_operator.conditions import MAX_MESSAGE_LENGTH, READY, SYNCED, Condition, condition_of, merge_conditions
 from ccloud_operator.reconcilers.outcome import Outcome
 
 
@@ -27,7 +27,12 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
             patch.status["conditions"] = merged
     for key, annotation in outcome.annotations.items():
         patch.metadata.annotations[key] = annotation
+    # A situation already on the Ready condition was already announced: a failure retried every
+    # minute, or a deletion still waiting, gives one Event, not one per retry.
+    announced = condition_of(status.get("conditions"), READY) or {}
     for event in outcome.events:
+        if (event.reason, event.message[:MAX_MESSAGE_LENGTH]) == (announced.get("reason"), announced.get("message")):
+            continue
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 

@@ -323,9 +323,9 @@ class ManagedConnectorReconciler:
             ready = Condition(READY, False, "Resuming", "the connector is paused; resuming it")
             outcome.retry_after = TRANSITION_POLL_SECONDS
         elif state == "FAILED":
+            # Failed is where this pass ends: the resync timer keeps watching, and a restart the
+            # policy scheduled has already set retry_after.
             ready = Condition(READY, False, "Failed", observed.trace or "the connector failed")
-            if outcome.retry_after is None:
-                outcome.retry_after = self._resync_interval
         elif state == "DEGRADED":
             ready = Condition(READY, False, "Degraded", observed.trace or "some tasks are not running")
             outcome.retry_after = TRANSITION_POLL_SECONDS

@@ -2,7 +2,8 @@
 
 Run it with `ccloud-sandbox confluent serve` (or `python -m ccloud_sandbox.confluent serve`); from Python,
 use `launcher.EmulatorProcess` and, for the `/_sandbox/` admin API, `admin.SandboxAdmin`.
-Built against `/work/shared/confluent-api/CONTRACT.md` and the official OpenAPI files next to it.
+Built against the official Confluent Cloud OpenAPI files (pim v1, connect v1, iam v2) and the API contract
+notes that cite them (CONTRACT.md, kept beside this repository as `../shared/confluent-api/`).
 
 Modules, one concern each: `server` (application, middleware, serve loop), `pim_api`, `connect_api`,
 `iam_api` (role bindings, environment and cluster reads), `admin_api` (`/_sandbox/`, documented there),
