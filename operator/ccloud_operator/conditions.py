@@ -16,6 +16,17 @@ def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def seconds_since(timestamp: object) -> float:
+    """Age of an RFC 3339 timestamp this operator wrote; infinite when absent or unreadable."""
+    if not isinstance(timestamp, str):
+        return float("inf")
+    try:
+        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")
+    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()
+
+
 @dataclass(frozen=True)
 class Condition:
     type: str

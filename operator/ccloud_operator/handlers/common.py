@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import kopf
 import pydantic
 
-from ccloud_operator import metrics
+from ccloud_operator import metrics, runtime
 from ccloud_operator.conditions import MAX_MESSAGE_LENGTH, READY, SYNCED, Condition, condition_of, merge_conditions
 from ccloud_operator.reconcilers.outcome import Outcome
 
@@ -84,3 +84,31 @@ def ready_of(body: kopf.Body, patch: kopf.Patch) -> bool:
     )
     condition = condition_of(conditions, READY)
     return bool(condition and condition.get("status") == "True")
+
+
+SpecT = TypeVar("SpecT", bound=pydantic.BaseModel)
+
+
+def parse_spec(model: type[SpecT], body: kopf.Body, patch: kopf.Patch) -> SpecT:
+    """The spec as its frozen model, or a PermanentError reported where users look."""
+    try:
+        return model.model_validate(dict(body.spec))
+    except pydantic.ValidationError as error:
+        raise invalid_spec(body, patch, error) from error
+
+
+async def run_pass(
+    kind: str, body: kopf.Body, patch: kopf.Patch, work: Callable[[], Awaitable[Outcome]], *, deleting: bool = False
+) -> None:
+    """One reconcile or finalize pass of one object: serialised, timed, written back, retried as asked."""
+    rt = runtime.current()
+    uid = body.metadata.uid or ""
+    with Timed(kind):
+        async with rt.lock(uid):
+            outcome = await work()
+        apply_outcome(body, patch, outcome)
+        if not deleting:
+            rt.record_ready(kind, uid, ready_of(body, patch))
+        raise_for_retry(outcome)
+    if deleting:
+        rt.forget(kind, uid)

@@ -15,7 +15,7 @@ from ccloud_operator.constants import (
     MANAGED_CONNECTORS,
     VERSION,
 )
-from ccloud_operator.handlers.common import Timed, apply_outcome, invalid_spec, raise_for_retry, ready_of
+from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
 from ccloud_operator.reconcilers.managed_connector import ConnectorRef
 
@@ -34,22 +34,10 @@ def _ref(body: kopf.Body) -> ConnectorRef:
     )
 
 
-def _spec(body: kopf.Body, patch: kopf.Patch) -> ManagedConnectorSpec:
-    try:
-        return ManagedConnectorSpec.model_validate(dict(body.spec))
-    except pydantic.ValidationError as error:
-        raise invalid_spec(body, patch, error) from error
-
-
 async def _run(body: kopf.Body, patch: kopf.Patch, *, max_age: float) -> None:
-    rt = runtime.current()
-    spec = _spec(body, patch)
-    with Timed(MANAGED_CONNECTOR_KIND):
-        async with rt.lock(body.metadata.uid or ""):
-            outcome = await rt.managed_connectors.reconcile(_ref(body), spec, max_age=max_age)
-        apply_outcome(body, patch, outcome)
-        rt.record_ready(MANAGED_CONNECTOR_KIND, body.metadata.uid or "", ready_of(body, patch))
-        raise_for_retry(outcome)
+    spec = parse_spec(ManagedConnectorSpec, body, patch)
+    reconciler = runtime.current().managed_connectors
+    await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec, max_age=max_age))
 
 
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
@@ -64,14 +52,10 @@ async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    rt = runtime.current()
-    spec = _spec(body, patch)
-    with Timed(MANAGED_CONNECTOR_KIND):
-        async with rt.lock(body.metadata.uid or ""):
-            outcome = await rt.managed_connectors.finalize(_ref(body), spec)
-        apply_outcome(body, patch, outcome)
-        raise_for_retry(outcome)
-    rt.forget(MANAGED_CONNECTOR_KIND, body.metadata.uid or "")
+    """Deletion: the connector goes first, and the finalizer only once Confluent no longer lists it."""
+    spec = parse_spec(ManagedConnectorSpec, body, patch)
+    reconciler = runtime.current().managed_connectors
+    await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
 
 
 def connector_secrets(spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> dict[tuple[str, str], str]:

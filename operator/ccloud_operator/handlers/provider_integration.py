@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
-import pydantic
 
 from ccloud_operator import runtime
 from ccloud_operator.constants import (
@@ -16,7 +15,7 @@ from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS,
     VERSION,
 )
-from ccloud_operator.handlers.common import Timed, apply_outcome, invalid_spec, raise_for_retry, ready_of
+from ccloud_operator.handlers.common import parse_spec, ready_of, run_pass
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
 from ccloud_operator.reconcilers.provider_integration import ResourceRef
 
@@ -31,36 +30,21 @@ def _ref(body: kopf.Body) -> ResourceRef:
     )
 
 
-def _spec(body: kopf.Body, patch: kopf.Patch) -> ProviderIntegrationSpec:
-    try:
-        return ProviderIntegrationSpec.model_validate(dict(body.spec))
-    except pydantic.ValidationError as error:
-        raise invalid_spec(body, patch, error) from error
-
-
 async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Create, update, resume and periodic validation all run this one idempotent pass."""
-    rt = runtime.current()
-    spec = _spec(body, patch)
-    with Timed(PROVIDER_INTEGRATION_KIND):
-        async with rt.lock(body.metadata.uid or ""):
-            outcome = await rt.provider_integrations.reconcile(_ref(body), spec)
-        apply_outcome(body, patch, outcome)
-        rt.record_ready(PROVIDER_INTEGRATION_KIND, body.metadata.uid or "", ready_of(body, patch))
+    spec = parse_spec(ProviderIntegrationSpec, body, patch)
+    reconciler = runtime.current().provider_integrations
+    try:
+        await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec))
+    finally:
         await _wake_connectors(body, patch)
-        raise_for_retry(outcome)
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Deletion: blocks (retrying) while something uses the integration."""
-    rt = runtime.current()
-    spec = _spec(body, patch)
-    with Timed(PROVIDER_INTEGRATION_KIND):
-        async with rt.lock(body.metadata.uid or ""):
-            outcome = await rt.provider_integrations.finalize(_ref(body), spec)
-        apply_outcome(body, patch, outcome)
-        raise_for_retry(outcome)
-    rt.forget(PROVIDER_INTEGRATION_KIND, body.metadata.uid or "")
+    spec = parse_spec(ProviderIntegrationSpec, body, patch)
+    reconciler = runtime.current().provider_integrations
+    await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
 
 
 async def _wake_connectors(body: kopf.Body, patch: kopf.Patch) -> None:

@@ -7,7 +7,6 @@ non-sensitive key drifted, pause/resume, restart. An idle connector costs reads 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import logging
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ccloud_operator.clients import ClientPool, CredentialsNotFound
-from ccloud_operator.conditions import READY, SYNCED, Condition, is_ready, now_rfc3339
+from ccloud_operator.conditions import READY, SYNCED, Condition, is_ready, now_rfc3339, seconds_since
 from ccloud_operator.confluent.client import ConfluentClient
 from ccloud_operator.confluent.errors import Conflict
 from ccloud_operator.confluent.models import ConnectorSnapshot
@@ -27,7 +26,7 @@ from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import DesiredState, ManagedConnectorSpec, RestartPolicyType
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
-from ccloud_operator.reconcilers.outcome import Event, Outcome, classify
+from ccloud_operator.reconcilers.outcome import Event, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +109,8 @@ class ManagedConnectorReconciler:
             ]
             outcome.retry_after = DEPENDENCY_POLL_SECONDS
             outcome.finished = False
-        except Exception as error:
-            failure = classify(error, create_roles_hint=CONNECTOR_ROLES_HINT)
-            outcome.conditions = [
-                Condition(READY, False, failure.reason, failure.message),
-                Condition(SYNCED, False, "ReconcileError", failure.message),
-            ]
-            if failure.warning:
-                outcome.events.append(Event("Warning", failure.reason, failure.message))
-            outcome.retry_after = failure.retry_after
-            outcome.finished = False
+        except Exception as error:  # classified once, in outcome.classify; unknown errors propagate
+            outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT)
         outcome.status["observedGeneration"] = resource.generation
         return outcome
 
@@ -276,7 +267,7 @@ class ManagedConnectorReconciler:
         if observed.state == "FAILED" and spec.restart_policy.type is RestartPolicyType.ON_FAILURE:
             count = int(resource.status.get("restartCount") or 0)
             backoff = min(float(spec.restart_policy.max_backoff_seconds), RESTART_BASE_BACKOFF_SECONDS * 2**count)
-            since = _seconds_since(resource.status.get("lastRestartTime"))
+            since = seconds_since(resource.status.get("lastRestartTime"))
             if since >= backoff:
                 await client.restart_connector(env, cluster, name)
                 outcome.status["restartCount"] = count + 1
@@ -358,11 +349,7 @@ class ManagedConnectorReconciler:
                     outcome.retry_after = DELETE_POLL_SECONDS
                     outcome.finished = False
         except Exception as error:
-            failure = classify(error, create_roles_hint=CONNECTOR_ROLES_HINT)
-            outcome.conditions = [Condition(READY, False, "Deleting", failure.message)]
-            outcome.events.append(Event("Warning", failure.reason, failure.message))
-            outcome.retry_after = failure.retry_after
-            outcome.finished = False
+            outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT, deleting=True)
         return outcome
 
 
@@ -384,13 +371,3 @@ def _drifted_keys(observed: dict[str, str], desired: DesiredConfig) -> set[str]:
         if seen != value:
             drifted.add(key)
     return drifted
-
-
-def _seconds_since(timestamp: Any) -> float:
-    if not isinstance(timestamp, str):
-        return float("inf")
-    try:
-        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return float("inf")
-    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()

@@ -7,7 +7,7 @@ from typing import Any
 
 from ccloud_operator.aws.iam import AwsAccessDenied, AwsCredentialsMissing, AwsError
 from ccloud_operator.clients import CredentialsNotFound
-from ccloud_operator.conditions import Condition
+from ccloud_operator.conditions import READY, SYNCED, Condition
 from ccloud_operator.confluent.errors import (
     ConfluentError,
     Forbidden,
@@ -37,6 +37,22 @@ class Outcome:
     annotations: dict[str, str | None] = field(default_factory=dict)
     retry_after: float | None = None
     finished: bool = True
+
+    def record_failure(self, error: Exception, *, roles_hint: str, deleting: bool = False) -> None:
+        """Classify an error and record it as conditions, an Event and a retry delay."""
+        failure = classify(error, create_roles_hint=roles_hint)
+        if deleting:
+            # Deletion keeps saying it is deleting; the Event carries the reason it is stuck.
+            self.conditions = [Condition(READY, False, "Deleting", failure.message)]
+        else:
+            self.conditions = [
+                Condition(READY, False, failure.reason, failure.message),
+                Condition(SYNCED, False, "ReconcileError", failure.message),
+            ]
+        if failure.warning or deleting:
+            self.events.append(Event("Warning", failure.reason, failure.message))
+        self.retry_after = failure.retry_after
+        self.finished = False
 
 
 class SpecProblem(Exception):

@@ -14,7 +14,6 @@ after a crash at any line:
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import logging
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 from ccloud_operator.aws import policy
 from ccloud_operator.aws.iam import IamClient, Role, role_arn_for, role_name_from_arn
 from ccloud_operator.clients import ClientPool
-from ccloud_operator.conditions import READY, SYNCED, Condition, now_rfc3339
+from ccloud_operator.conditions import READY, SYNCED, Condition, now_rfc3339, seconds_since
 from ccloud_operator.confluent.client import ConfluentClient
 from ccloud_operator.confluent.errors import Conflict
 from ccloud_operator.confluent.models import Integration
@@ -37,7 +36,7 @@ from ccloud_operator.constants import (
 from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec, TrustPolicyMode
-from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem, classify
+from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +74,8 @@ class ProviderIntegrationReconciler:
         outcome = Outcome()
         try:
             await self._reconcile(resource, spec, outcome)
-        except Exception as error:  # classified once below; unknown errors propagate
-            failure = classify(error, create_roles_hint=CREATE_ROLES_HINT)
-            outcome.conditions = [
-                Condition(READY, False, failure.reason, failure.message),
-                Condition(SYNCED, False, "ReconcileError", failure.message),
-            ]
-            if failure.warning:
-                outcome.events.append(Event("Warning", failure.reason, failure.message))
-            outcome.retry_after = failure.retry_after
-            outcome.finished = False
+        except Exception as error:  # classified once, in outcome.classify; unknown errors propagate
+            outcome.record_failure(error, roles_hint=CREATE_ROLES_HINT)
         outcome.status["observedGeneration"] = resource.generation
         return outcome
 
@@ -159,7 +150,7 @@ class ProviderIntegrationReconciler:
         outcome: Outcome,
     ) -> Integration | None:
         pending = resource.annotations.get(CREATE_PENDING_ANNOTATION)
-        if pending and _age_seconds(pending) < PENDING_GRACE_SECONDS:
+        if pending and seconds_since(pending) < PENDING_GRACE_SECONDS:
             # An earlier pass sent the create and may have crashed before recording it. Give the
             # list a moment to show it rather than risk a second integration.
             outcome.conditions = [
@@ -349,11 +340,7 @@ class ProviderIntegrationReconciler:
         try:
             await self._finalize(resource, spec, outcome)
         except Exception as error:
-            failure = classify(error, create_roles_hint=CREATE_ROLES_HINT)
-            outcome.conditions = [Condition(READY, False, "Deleting", failure.message)]
-            outcome.events.append(Event("Warning", failure.reason, failure.message))
-            outcome.retry_after = failure.retry_after
-            outcome.finished = False
+            outcome.record_failure(error, roles_hint=CREATE_ROLES_HINT, deleting=True)
         return outcome
 
     async def _finalize(self, resource: ResourceRef, spec: ProviderIntegrationSpec, outcome: Outcome) -> None:
@@ -438,11 +425,3 @@ def _drift_message(role: Role, statement: policy.Statement) -> str:
         statement["Condition"]["StringEquals"]["sts:ExternalId"],
     )
     return f"the trust policy of {role.arn} was wrong ({reason}); wrote Confluent's statement back"
-
-
-def _age_seconds(timestamp: str) -> float:
-    try:
-        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return float("inf")
-    return (datetime.datetime.now(datetime.UTC) - then).total_seconds()
