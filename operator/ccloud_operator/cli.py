@@ -76,6 +76,10 @@ def _configure_logging(settings: OperatorSettings) -> None:
     root.setLevel(settings.log_level)
     # httpx logs every request URL at INFO; the URLs carry no secrets but the volume is noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # At DEBUG, botocore prints request headers, whose SigV4 Authorization names the access key id
+    # of an AWS credentials Secret, and httpcore prints raw headers too: never below INFO.
+    for chatty in ("botocore", "boto3", "urllib3", "s3transfer", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
 
 
 def run_command(args: argparse.Namespace) -> int:

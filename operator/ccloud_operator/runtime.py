@@ -73,7 +73,9 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
         settings=settings,
         kube=kube,
         clients=clients,
-        provider_integrations=ProviderIntegrationReconciler(clients, kube),
+        provider_integrations=ProviderIntegrationReconciler(
+            clients, kube, create_pending_grace=settings.create_pending_grace
+        ),
         managed_connectors=ManagedConnectorReconciler(clients, kube, ConnectorListCache(), settings.resync_interval),
     )
     return _current

@@ -30,6 +30,11 @@ class OperatorSettings(BaseSettings):
     resync_interval: float = Field(60.0, gt=0, description="Seconds between connector status resyncs.")
     validation_interval: float = Field(300.0, gt=0, description="Seconds between ProviderIntegration validations.")
     confluent_timeout: float = Field(30.0, gt=0, description="Timeout of one Confluent API request, seconds.")
+    create_pending_grace: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds a create whose answer was lost gets to appear in Confluent's list before a new create.",
+    )
     confluent_max_retries: int = Field(4, ge=0, le=20, description="Client-side retries of a failed Confluent call.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")

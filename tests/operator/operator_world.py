@@ -80,8 +80,9 @@ class World:
                 "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
                 "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
                 "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
-                # Fail fast in tests; the production default is 30 s.
+                # Fail fast in tests; the production defaults are 30 s each.
                 "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
+                "CCLOUD_OPERATOR_CREATE_PENDING_GRACE": "5",
                 **env,
             },
         ).start()

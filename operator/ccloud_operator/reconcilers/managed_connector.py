@@ -16,7 +16,7 @@ from typing import Any
 from ccloud_operator.clients import ClientPool, CredentialsNotFound
 from ccloud_operator.conditions import READY, SYNCED, Condition, is_ready, now_rfc3339, seconds_since
 from ccloud_operator.confluent.client import ConfluentClient
-from ccloud_operator.confluent.errors import Conflict
+from ccloud_operator.confluent.errors import Conflict, NotFound
 from ccloud_operator.confluent.models import ConnectorSnapshot
 from ccloud_operator.constants import (
     MASK_PREFIX,
@@ -26,7 +26,7 @@ from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import DesiredState, ManagedConnectorSpec, RestartPolicyType
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
-from ccloud_operator.reconcilers.outcome import Event, Outcome
+from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,18 @@ class DesiredConfig:
 
 class WaitingForDependency(Exception):
     """The referenced ProviderIntegration is missing or not Ready yet."""
+
+
+class ClusterNotFound(SpecProblem):
+    """Confluent has no such environment or Kafka cluster, or the API key cannot see it."""
+
+    reason = "ClusterNotFound"
+
+
+class ConnectorClassNotFound(SpecProblem):
+    """Confluent has no connector plugin of this class in the cluster."""
+
+    reason = "ConnectorClassNotFound"
 
 
 class ManagedConnectorReconciler:
@@ -173,7 +185,7 @@ class ManagedConnectorReconciler:
         max_age: float,
     ) -> None:
         env, cluster = spec.environment, spec.kafka_cluster
-        observed = (await self._cache.connectors(client, env, cluster, max_age=max_age)).get(name)
+        observed = (await self._cluster_connectors(client, env, cluster, max_age=max_age)).get(name)
         fingerprint = desired.fingerprint(resource.uid)
         wrote = False
         if observed is None:
@@ -213,12 +225,28 @@ class ManagedConnectorReconciler:
             observed = (await self._cache.connectors(client, env, cluster, max_age=0)).get(name)
         self._report(spec, observed, outcome)
 
+    async def _cluster_connectors(
+        self, client: ConfluentClient, environment: str, cluster: str, *, max_age: float
+    ) -> dict[str, ConnectorSnapshot]:
+        try:
+            return await self._cache.connectors(client, environment, cluster, max_age=max_age)
+        except NotFound as error:
+            raise ClusterNotFound(
+                f"Confluent Cloud has no Kafka cluster {cluster} in environment {environment}, or the API key "
+                f"cannot see it ({error})"
+            ) from error
+
     async def _validate(
         self, client: ConfluentClient, spec: ManagedConnectorSpec, desired: DesiredConfig, outcome: Outcome
     ) -> bool:
-        result = await client.validate_config(
-            spec.environment, spec.kafka_cluster, spec.connector_class, desired.config
-        )
+        try:
+            result = await client.validate_config(
+                spec.environment, spec.kafka_cluster, spec.connector_class, desired.config
+            )
+        except NotFound as error:
+            raise ConnectorClassNotFound(
+                f"Confluent Cloud has no connector plugin {spec.connector_class!r} in {spec.kafka_cluster} ({error})"
+            ) from error
         outcome.status["validation"] = {
             "errorCount": result.error_count,
             "errors": [{"key": key, "messages": list(messages)} for key, messages in sorted(result.errors.items())],
@@ -339,7 +367,11 @@ class ManagedConnectorReconciler:
         try:
             client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
             env, cluster = spec.environment, spec.kafka_cluster
-            listed = await self._cache.connectors(client, env, cluster, max_age=0)
+            try:
+                listed = await self._cache.connectors(client, env, cluster, max_age=0)
+            except NotFound:
+                # No such cluster (any more): nothing of this connector is left to delete.
+                listed = {}
             if name in listed:
                 await client.delete_connector(env, cluster, name)
                 self._cache.forget(client, env, cluster)

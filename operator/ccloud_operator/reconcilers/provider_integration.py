@@ -24,7 +24,7 @@ from ccloud_operator.aws.iam import IamClient, Role, role_arn_for, role_name_fro
 from ccloud_operator.clients import ClientPool
 from ccloud_operator.conditions import READY, SYNCED, Condition, now_rfc3339, seconds_since
 from ccloud_operator.confluent.client import ConfluentClient
-from ccloud_operator.confluent.errors import Conflict
+from ccloud_operator.confluent.errors import Conflict, ConfluentError
 from ccloud_operator.confluent.models import Integration
 from ccloud_operator.constants import (
     CREATE_PENDING_ANNOTATION,
@@ -41,8 +41,6 @@ from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 logger = logging.getLogger(__name__)
 
 CREATE_ROLES_HINT = "creating provider integrations needs OrganizationAdmin or EnvironmentAdmin"
-#: How long a create-pending marker makes the operator wait for the list to show what it created.
-PENDING_GRACE_SECONDS = 60.0
 #: How soon a pass that repaired AWS checks again, to report the repaired state.
 REVALIDATE_AFTER_REPAIR_SECONDS = 3.0
 #: How often deletion re-checks while something still uses the integration.
@@ -63,9 +61,12 @@ class ResourceRef:
 class ProviderIntegrationReconciler:
     """Reconciles ProviderIntegrations against Confluent Cloud and AWS IAM."""
 
-    def __init__(self, clients: ClientPool, kube: KubeGateway) -> None:
+    def __init__(self, clients: ClientPool, kube: KubeGateway, *, create_pending_grace: float = 30.0) -> None:
+        """``create_pending_grace``: how long a create whose answer was lost is given to show up in the
+        integration list before the operator concludes it never happened and creates again."""
         self._clients = clients
         self._kube = kube
+        self._create_pending_grace = create_pending_grace
 
     # -- reconcile ---------------------------------------------------------------------------------
 
@@ -87,6 +88,9 @@ class ProviderIntegrationReconciler:
         outcome.status["roleManaged"] = spec.aws.create_role is not None
 
         integration = await self._observe_integration(resource, spec, confluent, role_arn, outcome)
+        if integration is not None and CREATE_PENDING_ANNOTATION in resource.annotations:
+            # Adopted what an earlier pass created (its answer was lost): nothing is pending now.
+            outcome.annotations[CREATE_PENDING_ANNOTATION] = None
         if integration is None:
             integration = await self._create_integration(resource, spec, confluent, role_arn, outcome)
             if integration is None:
@@ -150,7 +154,7 @@ class ProviderIntegrationReconciler:
         outcome: Outcome,
     ) -> Integration | None:
         pending = resource.annotations.get(CREATE_PENDING_ANNOTATION)
-        if pending and seconds_since(pending) < PENDING_GRACE_SECONDS:
+        if pending and seconds_since(pending) < self._create_pending_grace:
             # An earlier pass sent the create and may have crashed before recording it. Give the
             # list a moment to show it rather than risk a second integration.
             outcome.conditions = [
@@ -181,6 +185,12 @@ class ProviderIntegrationReconciler:
             if found is None:
                 raise
             integration = found
+        except ConfluentError as error:
+            # A 4xx answer (quota, validation, auth, 429) means nothing was created: no marker to
+            # honour. A 5xx or no answer at all may have created it, so the marker stays.
+            if error.status is not None and 400 <= error.status < 500:
+                outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+            raise
         outcome.annotations[CREATE_PENDING_ANNOTATION] = None
         outcome.events.append(
             Event(

@@ -68,7 +68,7 @@ def caller(request: web.Request) -> str:
 
 def now_iso() -> str:
     """Current UTC time in RFC 3339."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -1,0 +1,178 @@
+"""Specs, kill loops and end-state checks shared by the reliability tests (and benchmarks/crash_soak.py).
+
+Every check reads the real components: the emulator's state over its admin API, moto over boto3, the
+objects through the API server.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ccloud_operator.constants import MANAGED_BY_TAG
+from ccloud_operator.constants import MANAGED_CONNECTORS as MC
+from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
+
+from operator_world import World, condition
+
+#: Connectors go PROVISIONING -> RUNNING this fast, so kill cycles stay short.
+PROVISIONING_SECONDS = 0.2
+#: Where a kill lands after the operator is healthy: early in a pass, or well into one.
+KILL_DELAY_RANGE = (0.05, 1.5)
+#: How long the emulator holds its answer to a create in a "lost response" cycle: long enough that
+#: most kills land between the create and its answer.
+LOST_RESPONSE_DELAY_MS = 1500
+#: Settling after the last restart can include the create-pending grace period (5 s in the test
+#: world, CCLOUD_OPERATOR_CREATE_PENDING_GRACE) when a kill landed between the marker and the create
+#: call, plus kopf's retry delays.
+CONVERGE_TIMEOUT = 150.0
+
+
+def bucket_for(name: str) -> str:
+    return f"{name}-bucket"
+
+
+def pi_spec(world: World, name: str, buckets: Iterable[str] | None = None) -> dict[str, Any]:
+    """A ProviderIntegration whose role the operator creates (the path with the most AWS writes)."""
+    return {
+        "environment": world.info.environment_id,
+        "aws": {
+            "createRole": {"roleName": f"{name}-role"},
+            "permissions": {"s3Buckets": list(buckets if buckets is not None else [bucket_for(name)])},
+        },
+    }
+
+
+def sink_spec(world: World, integration: str, bucket: str, *, flush_size: str = "1000", **extra: Any) -> dict[str, Any]:
+    """An S3 sink through a ProviderIntegration, as in the operator tests."""
+    return {
+        "environment": world.info.environment_id,
+        "kafkaCluster": world.info.kafka_cluster_id,
+        "connectorClass": "S3_SINK",
+        "providerIntegrationRef": {"name": integration},
+        "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
+        "config": {
+            "topics": "orders",
+            "input.data.format": "JSON",
+            "output.data.format": "JSON",
+            "s3.bucket.name": bucket,
+            "time.interval": "HOURLY",
+            "flush.size": flush_size,
+            "tasks.max": "1",
+        },
+        **extra,
+    }
+
+
+def create_pair(world: World, name: str) -> None:
+    """A bucket, a ProviderIntegration `name` and a connector `name`-sink writing to the bucket."""
+    world.moto.client("s3").create_bucket(Bucket=bucket_for(name))
+    world.create(PI, name, pi_spec(world, name))
+    world.create(MC, f"{name}-sink", sink_spec(world, name, bucket_for(name)))
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    found = condition(obj, "Ready")
+    return bool(found and found["status"] == "True")
+
+
+def operator_roles(world: World) -> list[str]:
+    """Names of the IAM roles in moto that carry the operator's managed-by tag."""
+    iam = world.moto.client("iam")
+    names = []
+    for role in iam.list_roles()["Roles"]:
+        tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+        if any(tag["Key"] == MANAGED_BY_TAG for tag in tags):
+            names.append(role["RoleName"])
+    return sorted(names)
+
+
+def duplicates(world: World) -> list[str]:
+    """Role ARNs registered more than once, and connector names held more than once, in the emulator."""
+    state = world.admin.state()
+    by_role = Counter(i["customer_iam_role_arn"] for i in state["integrations"].values())
+    by_name = Counter(c["name"] for c in state["connectors"].values())
+    return [f"integration for {arn} x{n}" for arn, n in by_role.items() if n > 1] + [
+        f"connector {name} x{n}" for name, n in by_name.items() if n > 1
+    ]
+
+
+@dataclass
+class CrashLog:
+    """What a kill loop did, for failure messages and the soak report."""
+
+    seed: int
+    cycles: int = 0
+    lost_response_cycles: int = 0
+    delays: list[float] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"seed={self.seed} cycles={self.cycles} lost-response cycles={self.lost_response_cycles} "
+            f"kill delays={[round(d, 2) for d in self.delays]}"
+        )
+
+
+def kill_loop(
+    world: World,
+    rng: random.Random,
+    log: CrashLog,
+    cycles: int,
+    *,
+    before_cycle: Callable[[int], None] | None = None,
+    lost_response_share: float = 0.3,
+    **env: str,
+) -> None:
+    """Start the operator, let it work a random while, SIGKILL it; `cycles` times.
+
+    `before_cycle(i)` runs with the operator up, right after it is healthy, so changes made there are
+    in flight when the kill lands. In a share of the cycles the emulator answers creates late (the
+    change is made at once), so the kill falls between a create and its answer.
+    """
+    for cycle in range(cycles):
+        lost_response = rng.random() < lost_response_share
+        if lost_response:
+            world.admin.set_faults(
+                rules=[
+                    {"path": "*/integrations", "methods": ["POST"], "response_delay_ms": LOST_RESPONSE_DELAY_MS},
+                    {"path": "*/connectors", "methods": ["POST"], "response_delay_ms": LOST_RESPONSE_DELAY_MS},
+                ]
+            )
+            log.lost_response_cycles += 1
+        operator = world.start_operator(**env)
+        if before_cycle is not None:
+            before_cycle(cycle)
+        delay = rng.uniform(*KILL_DELAY_RANGE)
+        log.delays.append(delay)
+        time.sleep(delay)  # the random kill moment itself, not a wait for an outcome
+        operator.kill()
+        if lost_response:
+            world.admin.clear_faults()
+        log.cycles += 1
+
+
+def wait_all(
+    world: World, names: dict[str, list[str]], check: Callable[[dict[str, Any] | None], bool], what: str, log: Any
+) -> None:
+    """Poll until `check` holds for every named object; fail with the ones that do not, and the seed."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    pending: list[str] = []
+    while time.monotonic() < deadline:
+        pending = [
+            f"{plural}/{name}"
+            for plural, items in names.items()
+            for name in items
+            if not check(world.get(plural, name))
+        ]
+        if not pending:
+            return
+        time.sleep(0.5)
+    statuses = {item: (world.get(*item.split("/")) or {}).get("status") for item in pending[:4]}
+    log_tail = world.operator.log()[-3000:] if world.operator else ""
+    raise AssertionError(
+        f"not {what} after {CONVERGE_TIMEOUT:.0f}s: {pending}; {log}\nstatuses: {statuses}\n{log_tail}"
+    )
