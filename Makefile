@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
+# Most test time is waiting on real processes (API server, emulator, operator), so a few workers
+# overlap that waiting even on two cores.
+PYTEST_WORKERS ?= 3
 
 .PHONY: all venv binaries lint test demo clean e2e-kind generate
 
@@ -29,9 +32,12 @@ lint: venv
 	$(BIN)/ruff format --check operator tests benchmarks hack
 	$(BIN)/mypy
 
-# The test command (README, .ci/run): lint, types, then every test against the real API server.
+# The test command (README, .ci/run): lint, types, then every test against the real API server,
+# in parallel; last, alone, the conformance check of every response the emulator sent meanwhile.
 test: binaries lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	export CCLOUD_SANDBOX_RESPONSE_LOG_DIR=$$(mktemp -d) && \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not run_last" $(PYTEST_ARGS) && \
+	$(BIN)/python -m pytest -m run_last $(PYTEST_ARGS)
 
 demo: binaries
 	$(BIN)/ccloud-sandbox demo $(DEMO_ARGS)
