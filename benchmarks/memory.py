@@ -1,0 +1,118 @@
+"""Operator memory: resident set size with N resources, each reconciled until Ready.
+
+For each size N a fresh operator watches a fresh namespace; the benchmark reads its VmRSS once it
+is healthy with no objects (the baseline), then applies N / 10 createRole ProviderIntegrations
+and the rest as S3-sink ManagedConnectors (no emulator latency, no rate limit), waits until every
+object is Ready, lets 5 s pass, and reads VmRSS (resident now) and VmHWM (peak resident) from
+``/proc/<pid>/status``. The per-resource figure is (RSS - baseline) / N.
+
+    python -m benchmarks.memory [--sizes 100 500 1000] [--json .state/benchmarks/results/memory.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    Bench,
+    StackSettings,
+    process_memory_kib,
+    say,
+    table,
+    write_json,
+)
+from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
+
+SETTLE_SECONDS = 5.0
+
+
+def measure(bench: Bench, resources: int, settings: StackSettings, timeout: float) -> dict[str, Any]:
+    """Baseline, apply, wait for Ready, settle, read memory."""
+    integrations = max(1, resources // 10)
+    connectors = resources - integrations
+    with bench.run(f"bench-memory-{resources}", settings) as run:
+        time.sleep(3.0)
+        baseline = process_memory_kib(run.pid)
+        run.create_buckets(integrations)
+        started = time.monotonic()
+        run.apply(range(integrations), [(i, i % integrations) for i in range(connectors)])
+        expected = {PROVIDER_INTEGRATIONS: integrations, MANAGED_CONNECTORS: connectors}
+        try:
+            run.watch.wait_ready(expected, timeout)
+            ready_seconds: float | None = max(run.watch.first_ready.values()) - started
+            time.sleep(SETTLE_SECONDS)
+        except TimeoutError as error:
+            # Recorded, not raised: how far it got is a result too.
+            say(f"{resources} resources: {error}")
+            ready_seconds = None
+        ready_counts = run.watch.ready_counts()
+        waiting = dict(run.watch.reasons())
+        loaded = process_memory_kib(run.pid)
+    say(f"{resources} resources: RSS {loaded['VmRSS'] // 1024} MiB (baseline {baseline['VmRSS'] // 1024} MiB)")
+    return {
+        "resources": resources,
+        "integrations": integrations,
+        "connectors": connectors,
+        "ready_seconds": ready_seconds,
+        "all_ready": ready_seconds is not None,
+        "ready_counts_at_reading": ready_counts,
+        "not_ready_reasons_at_reading": waiting,
+        "seconds_waited": time.monotonic() - started if ready_seconds is None else ready_seconds,
+        "baseline_rss_kib": baseline["VmRSS"],
+        "rss_kib": loaded["VmRSS"],
+        "peak_rss_kib": loaded["VmHWM"],
+        "rss_above_idle_kib": loaded["VmRSS"] - baseline["VmRSS"],
+        "kib_per_resource": (loaded["VmRSS"] - baseline["VmRSS"]) / resources,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[100, 500, 1000], help="resources (default 100 500 1000)"
+    )
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for Ready per size")
+    parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory.json"))
+    args = parser.parse_args()
+    settings = StackSettings(provisioning_seconds=1.0, integration_quota=max(100, max(args.sizes) // 10 + 10))
+    results: list[dict[str, Any]] = []
+    with Bench("memory") as bench:
+        for resources in args.sizes:
+            results.append(measure(bench, resources, settings, args.timeout))
+            # Written after every size, so a run stopped part-way keeps what it measured.
+            write_json(args.json, "memory", {"settings": settings, "results": results})
+    rows = [
+        [
+            r["resources"],
+            r["integrations"],
+            r["connectors"],
+            r["baseline_rss_kib"] / 1024,
+            r["rss_kib"] / 1024,
+            r["peak_rss_kib"] / 1024,
+            r["kib_per_resource"],
+            r["ready_seconds"] if r["all_ready"] else f"not all Ready after {r['seconds_waited']:.0f}",
+            r["ready_seconds"] / r["resources"] * 1000 if r["all_ready"] else "-",
+        ]
+        for r in results
+    ]
+    print(
+        table(
+            ["N", "P", "C", "idle MiB", "RSS MiB", "peak MiB", "KiB/resource", "ready s", "ms/resource"],
+            rows,
+            f"Operator memory after every resource is Ready (+{SETTLE_SECONDS:g} s), or at the timeout; "
+            "no latency, no rate limit",
+        )
+    )
+    for r in results:
+        if not r["all_ready"]:
+            print(
+                f"N={r['resources']}: Ready at the reading {r['ready_counts_at_reading']}; "
+                f"not Ready: {r['not_ready_reasons_at_reading']}"
+            )
+
+
+if __name__ == "__main__":
+    main()
