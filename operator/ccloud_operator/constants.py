@@ -11,8 +11,10 @@ MANAGED_CONNECTOR_KIND = "ManagedConnector"
 
 #: The finalizer that keeps a resource until its external objects are gone.
 FINALIZER = f"{GROUP}/finalizer"
-#: kopf's own bookkeeping annotations get this prefix instead of kopf.zalando.org.
-KOPF_PREFIX = GROUP
+#: kopf's own bookkeeping annotations get this prefix instead of kopf.zalando.org. It must differ
+#: from GROUP: kopf leaves every annotation under its prefix out of change detection, which would
+#: make the restart and dependency annotations below invisible to the update handlers.
+KOPF_PREFIX = f"kopf.{GROUP}"
 
 #: Written before a Confluent create call whose id the server assigns, so a crash
 #: between the call and the status write is recognised after a restart.

@@ -16,6 +16,11 @@ EXTERNAL_CALLS = Counter(
     "Calls to Confluent Cloud and AWS by service, endpoint and status code.",
     ["service", "endpoint", "code"],
 )
+VALIDATIONS = Counter(
+    "ccloud_operator_validations_total",
+    "ProviderIntegration checks run, by check (trustPolicy, permissions, integration) and result.",
+    ["check", "result"],
+)
 RETRIES = Counter("ccloud_operator_retries_total", "Client-side retries by error class.", ["error"])
 RESOURCES_READY = Gauge("ccloud_operator_resources", "Resources by kind and Ready condition status.", ["kind", "ready"])
 

@@ -94,11 +94,13 @@ def test_broken_trust_fails_with_the_trace_and_a_restart_after_repair_runs_again
 
 def test_applied_together_and_deleted_together(world: World) -> None:
     world.moto.client("s3").create_bucket(Bucket="together")
-    world.start_operator()
+    # Timers far away: the connector must react to its integration becoming Ready, not poll for it.
+    world.start_operator(CCLOUD_OPERATOR_RESYNC_INTERVAL="600", CCLOUD_OPERATOR_VALIDATION_INTERVAL="600")
     # The connector first, as `kubectl apply -f dir/` may order them.
     world.create(MC, "sink", s3_sink_spec(world, "together", "together"))
+    world.wait_condition(MC, "sink", "Ready", "False", reason="WaitingForProviderIntegration", timeout=30)
     s3_role_integration(world, "together", "together")
-    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=30)
 
     world.delete(PI, "together")
     world.delete(MC, "sink")
@@ -140,7 +142,8 @@ def test_config_changed_in_confluent_is_put_back(world: World) -> None:
 def test_a_rotated_secret_reaches_the_connector_within_seconds(world: World) -> None:
     world.moto.client("s3").create_bucket(Bucket="rotating")
     world.secret("kafka-key", {"api-key": "KAFKAKEY00000001", "api-secret": "kafka-secret-first-value"})
-    world.start_operator()
+    # No resync within the test: the Secret's change itself must wake the connector.
+    world.start_operator(CCLOUD_OPERATOR_RESYNC_INTERVAL="600")
     s3_role_integration(world, "rotating", "rotating")
     spec = s3_sink_spec(world, "rotating", "rotating", kafkaAuth={"apiKeySecretRef": {"name": "kafka-key"}})
     world.create(MC, "sink", spec)
@@ -244,11 +247,14 @@ def test_an_idle_connector_costs_one_list_per_cluster_and_no_writes(world: World
     for name in names:
         world.wait_condition(MC, name, "Ready", "True", timeout=90)
     time.sleep(1)
+    versions = {name: world.get(MC, name)["metadata"]["resourceVersion"] for name in names}
     world.admin.clear_requests()
     window = 5 * 2.0  # five resync intervals
     time.sleep(window)
     seen = world.admin.requests()
     assert writes(world) == []
+    # Nor does it write to Kubernetes: an unchanged status is not patched.
+    assert {name: world.get(MC, name)["metadata"]["resourceVersion"] for name in names} == versions
     connect_reads = [r for r in seen if r["path"].startswith("/connect/")]
     per_connector = [r for r in connect_reads if "/connectors/" in r["path"]]
     assert per_connector == [], per_connector

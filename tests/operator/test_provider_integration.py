@@ -16,7 +16,7 @@ from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS as PI,
 )
 
-from operator_world import World, condition, trust_policy
+from operator_world import VALIDATION_SECONDS, World, condition, trust_policy
 
 ACCOUNT = "123456789012"  # moto's account
 
@@ -69,6 +69,21 @@ def test_create_role_mode_registers_the_role_and_trusts_confluent(world: World) 
     assert "arn:aws:s3:::orders-archive/*" in resources
     assert CREATE_PENDING_ANNOTATION not in obj["metadata"].get("annotations", {})
     world.wait_event("s3-writer", "IntegrationCreated")
+
+
+def test_an_idle_integration_is_validated_without_writing_anything(world: World) -> None:
+    operator = world.start_operator()
+    world.create(PI, "idle", create_role_spec(world, "idle-role"))
+    world.wait_condition(PI, "idle", "Ready", "True")
+    time.sleep(VALIDATION_SECONDS)
+    version = world.get(PI, "idle")["metadata"]["resourceVersion"]
+    world.admin.clear_requests()
+    time.sleep(3 * VALIDATION_SECONDS)
+    # Checked again and again (the metric counts each run), yet nothing written anywhere.
+    assert world.get(PI, "idle")["metadata"]["resourceVersion"] == version
+    reads = world.admin.requests()
+    assert reads and all(r["method"] == "GET" for r in reads)
+    assert "ccloud_operator_validations_total" in operator.metrics()
 
 
 def test_existing_role_in_manage_mode_keeps_other_trust_statements(world: World) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import kopf
 
 from ccloud_operator import runtime
+from ccloud_operator.conditions import is_ready
 from ccloud_operator.constants import (
     DEPENDENCY_REVISION_ANNOTATION,
     GROUP,
@@ -15,7 +16,7 @@ from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS,
     VERSION,
 )
-from ccloud_operator.handlers.common import parse_spec, ready_of, run_pass
+from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
 from ccloud_operator.reconcilers.provider_integration import ResourceRef
 
@@ -34,10 +35,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Create, update, resume and periodic validation all run this one idempotent pass."""
     spec = parse_spec(ProviderIntegrationSpec, body, patch)
     reconciler = runtime.current().provider_integrations
-    try:
-        await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec))
-    finally:
-        await _wake_connectors(body, patch)
+    await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec))
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
@@ -47,27 +45,35 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
 
 
-async def _wake_connectors(body: kopf.Body, patch: kopf.Patch) -> None:
+#: The (integration id, readiness) each ProviderIntegration last announced to its connectors.
+_announced: dict[str, str] = {}
+
+
+async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
     """Tell ManagedConnectors using this integration that its id or readiness changed.
 
-    Connectors then react at once instead of at their next poll, so applying both kinds together
-    (kubectl apply -f dir/, Argo CD) converges quickly.
+    A watch-event handler, so it sees the status after kopf wrote it (a change handler would wake
+    the connectors before the status they read is there). Connectors then react at once instead of
+    at their next resync, so applying both kinds together (kubectl apply -f dir/, Argo CD) converges
+    quickly.
     """
-    status = body.get("status") or {}
-    integration_id = patch.status.get("integrationId", status.get("integrationId"))
-    revision = f"{PROVIDER_INTEGRATIONS}/{body.metadata.name}/{integration_id}/{ready_of(body, patch)}"
-    was = f"{PROVIDER_INTEGRATIONS}/{body.metadata.name}/{status.get('integrationId')}/{ready_of(body, kopf.Patch())}"
-    if revision == was:
+    uid = body.metadata.uid or ""
+    if type == "DELETED":
+        _announced.pop(uid, None)
         return
-    rt = runtime.current()
+    status = body.get("status") or {}
+    revision = f"{status.get('integrationId')}/{is_ready(status)}"
+    if _announced.get(uid) == revision:
+        return
+    _announced[uid] = revision
+    kube = runtime.current().kube
     namespace = body.metadata.namespace or ""
-    for item in await rt.kube.list_managed_connectors(namespace):
-        if (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == body.metadata.name:
-            await rt.kube.annotate(
-                MANAGED_CONNECTORS,
-                namespace,
-                item["metadata"]["name"],
-                {DEPENDENCY_REVISION_ANNOTATION: revision},
+    value = f"{PROVIDER_INTEGRATIONS}/{body.metadata.name}/{revision}"
+    for item in await kube.list_managed_connectors(namespace):
+        uses_it = (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == body.metadata.name
+        if uses_it and item["metadata"].get("annotations", {}).get(DEPENDENCY_REVISION_ANNOTATION) != value:
+            await kube.annotate(
+                MANAGED_CONNECTORS, namespace, item["metadata"]["name"], {DEPENDENCY_REVISION_ANNOTATION: value}
             )
 
 
@@ -84,3 +90,4 @@ def register(registry: kopf.OperatorRegistry, validation_interval: float) -> Non
         initial_delay=validation_interval,
     )(reconcile)
     kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
+    kopf.on.event(*resource, registry=registry, id="wake-connectors")(wake_connectors)

@@ -38,8 +38,6 @@ CONNECTOR_ROLES_HINT = (
 TRANSITION_POLL_SECONDS = 5.0
 #: Poll interval while deletion waits for Confluent to stop listing the connector.
 DELETE_POLL_SECONDS = 3.0
-#: Poll interval while the ProviderIntegration is not ready (a change to it wakes the connector sooner).
-DEPENDENCY_POLL_SECONDS = 30.0
 #: First automatic restart delay under restartPolicy OnFailure; doubles per restart up to the cap.
 RESTART_BASE_BACKOFF_SECONDS = 10.0
 
@@ -98,6 +96,10 @@ class ManagedConnectorReconciler:
         self._kube = kube
         self._cache = cache
         self._resync_interval = resync_interval
+        # What this process last wrote, by object uid. The status write that records it lands after
+        # the pass (kopf patches then), so a timer pass right behind could read the old hash and PUT
+        # the same config again; this closes that window.
+        self._applied: dict[str, str] = {}
 
     # -- reconcile ---------------------------------------------------------------------------------
 
@@ -119,8 +121,9 @@ class ManagedConnectorReconciler:
                 Condition(READY, False, "WaitingForProviderIntegration", str(waiting)),
                 Condition(SYNCED, True, "ReconcileSuccess", "waiting for a dependency"),
             ]
-            outcome.retry_after = DEPENDENCY_POLL_SECONDS
-            outcome.finished = False
+            # Not a retry: the integration's handler annotates this object when it becomes Ready,
+            # which starts a new pass at once (and the resync timer is the fallback).
+            outcome.finished = True
         except Exception as error:  # classified once, in outcome.classify; unknown errors propagate
             outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT)
         outcome.status["observedGeneration"] = resource.generation
@@ -186,7 +189,12 @@ class ManagedConnectorReconciler:
     ) -> None:
         env, cluster = spec.environment, spec.kafka_cluster
         observed = (await self._cluster_connectors(client, env, cluster, max_age=max_age)).get(name)
+        if observed is None and resource.uid in self._applied and max_age > 0:
+            # This process created it: a shared list fetched just before that create must not
+            # make it look missing (a second create would only end in a 409 and a PUT).
+            observed = (await self._cluster_connectors(client, env, cluster, max_age=0)).get(name)
         fingerprint = desired.fingerprint(resource.uid)
+        applied = {resource.status.get("appliedConfigHash"), self._applied.get(resource.uid)}
         wrote = False
         if observed is None:
             if not await self._validate(client, spec, desired, outcome):
@@ -198,7 +206,7 @@ class ManagedConnectorReconciler:
             except Conflict:
                 # Created by an earlier pass whose response was lost; the name is the key, so it is ours.
                 await client.put_connector_config(env, cluster, name, desired.config)
-            outcome.status["appliedConfigHash"] = fingerprint
+            outcome.status["appliedConfigHash"] = self._applied[resource.uid] = fingerprint
             outcome.status["providerIntegrationId"] = desired.integration_id
             wrote = True
             if spec.state is DesiredState.PAUSED:
@@ -206,7 +214,7 @@ class ManagedConnectorReconciler:
                 await client.pause_connector(env, cluster, name)
         else:
             drift = _drifted_keys(observed.config, desired)
-            if resource.status.get("appliedConfigHash") != fingerprint or drift:
+            if fingerprint not in applied or drift:
                 if not await self._validate(client, spec, desired, outcome):
                     return
                 await client.put_connector_config(env, cluster, name, desired.config)
@@ -214,7 +222,7 @@ class ManagedConnectorReconciler:
                     f"keys changed in Confluent: {', '.join(sorted(drift))}" if drift else "the desired config changed"
                 )
                 outcome.events.append(Event("Normal", "ConfigUpdated", f"updated connector {name}: {reason}"))
-                outcome.status["appliedConfigHash"] = fingerprint
+                outcome.status["appliedConfigHash"] = self._applied[resource.uid] = fingerprint
                 outcome.status["providerIntegrationId"] = desired.integration_id
                 wrote = True
             wrote = await self._converge_state(resource, spec, name, observed, client, outcome) or wrote
@@ -362,6 +370,7 @@ class ManagedConnectorReconciler:
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
         if spec.deletion_policy is DeletionPolicy.ORPHAN:
+            self._applied.pop(resource.uid, None)
             outcome.events.append(Event("Normal", "Orphaned", f"left connector {name} in Confluent Cloud"))
             return outcome
         try:
@@ -382,6 +391,8 @@ class ManagedConnectorReconciler:
                     outcome.finished = False
         except Exception as error:
             outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT, deleting=True)
+        if outcome.finished:
+            self._applied.pop(resource.uid, None)
         return outcome
 
 

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ccloud_operator import metrics
 from ccloud_operator.aws import policy
 from ccloud_operator.aws.iam import IamClient, Role, role_arn_for, role_name_from_arn
 from ccloud_operator.clients import ClientPool
@@ -109,6 +110,9 @@ class ProviderIntegrationReconciler:
         # Validation reports the role as found, so a repaired drift shows as Ready=False with its
         # reason until the quick re-check that follows the repair.
         await self._validate(spec, iam, role, integration, role_arn, outcome)
+        outcome.status["validation"] = _keep_unchanged_stamps(
+            outcome.status["validation"], resource.status.get("validation") or {}
+        )
         if repaired:
             outcome.retry_after = REVALIDATE_AFTER_REPAIR_SECONDS
 
@@ -418,6 +422,27 @@ class RoleNotFound(SpecProblem):
     """The existing role named by aws.roleArn does not exist."""
 
     reason = "RoleNotFound"
+
+
+#: How long an unchanged check result keeps its lastChecked stamp before it is refreshed anyway.
+CHECK_STAMP_REFRESH_SECONDS = 3600.0
+
+
+def _keep_unchanged_stamps(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """Checks whose result and message did not change keep their previous lastChecked (up to an hour).
+
+    Otherwise every validation would rewrite the status of every healthy integration just to move a
+    timestamp: an idle operator's only writes. The validation metric shows each check ran.
+    """
+    kept: dict[str, Any] = {}
+    for name, check in current.items():
+        metrics.VALIDATIONS.labels(check=name, result=check["result"]).inc()
+        before = previous.get(name) or {}
+        unchanged = (before.get("result"), before.get("message")) == (check["result"], check["message"])
+        if unchanged and seconds_since(before.get("lastChecked")) < CHECK_STAMP_REFRESH_SECONDS:
+            check = {**check, "lastChecked": before["lastChecked"]}
+        kept[name] = check
+    return kept
 
 
 def _check(result: bool | None, message: str, checked: str) -> dict[str, Any]:
