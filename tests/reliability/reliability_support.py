@@ -17,7 +17,7 @@ from ccloud_operator.constants import MANAGED_BY_TAG
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
-from operator_world import World, condition
+from operator_world import World, condition, s3_sink_spec
 
 #: Connectors go PROVISIONING -> RUNNING this fast, so kill cycles stay short.
 PROVISIONING_SECONDS = 0.2
@@ -48,24 +48,10 @@ def pi_spec(world: World, name: str, buckets: Iterable[str] | None = None) -> di
 
 
 def sink_spec(world: World, integration: str, bucket: str, *, flush_size: str = "1000", **extra: Any) -> dict[str, Any]:
-    """An S3 sink through a ProviderIntegration, as in the operator tests."""
-    return {
-        "environment": world.info.environment_id,
-        "kafkaCluster": world.info.kafka_cluster_id,
-        "connectorClass": "S3_SINK",
-        "providerIntegrationRef": {"name": integration},
-        "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
-        "config": {
-            "topics": "orders",
-            "input.data.format": "JSON",
-            "output.data.format": "JSON",
-            "s3.bucket.name": bucket,
-            "time.interval": "HOURLY",
-            "flush.size": flush_size,
-            "tasks.max": "1",
-        },
-        **extra,
-    }
+    """An S3 sink through a ProviderIntegration, as in the operator tests, with its flush size."""
+    spec = s3_sink_spec(world, integration, bucket, **extra)
+    spec["config"]["flush.size"] = flush_size
+    return spec
 
 
 def create_pair(world: World, name: str) -> None:
