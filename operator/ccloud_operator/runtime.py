@@ -11,6 +11,7 @@ from ccloud_operator.clients import ClientPool
 from ccloud_operator.confluent.client import CloudCredentials, RetryPolicy
 from ccloud_operator.kube import KubeGateway, KubernetesGateway
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
+from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.managed_connector import ManagedConnectorReconciler
 from ccloud_operator.reconcilers.provider_integration import ProviderIntegrationReconciler
 from ccloud_operator.settings import OperatorSettings
@@ -24,6 +25,7 @@ class Runtime:
     kube: KubeGateway
     clients: ClientPool
     provider_integrations: ProviderIntegrationReconciler
+    integrations: IntegrationDirectory
     managed_connectors: ManagedConnectorReconciler
     _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _ready: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
@@ -62,6 +64,7 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
         data = await kube.read_secret(namespace, name)
         if data and data.get("api-key") and data.get("api-secret"):
             default_credentials = CloudCredentials(data["api-key"], data["api-secret"])
+    integrations = IntegrationDirectory()
     clients = ClientPool(
         confluent_url=settings.confluent_url,
         default_cloud_credentials=default_credentials,
@@ -76,7 +79,10 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
         provider_integrations=ProviderIntegrationReconciler(
             clients, kube, create_pending_grace=settings.create_pending_grace
         ),
-        managed_connectors=ManagedConnectorReconciler(clients, kube, ConnectorListCache(), settings.resync_interval),
+        integrations=integrations,
+        managed_connectors=ManagedConnectorReconciler(
+            clients, kube, ConnectorListCache(), settings.resync_interval, integrations
+        ),
     )
     return _current
 

@@ -50,7 +50,7 @@ _announced: dict[str, str] = {}
 
 
 async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
-    """Tell ManagedConnectors using this integration that its id or readiness changed.
+    """Keep the integration directory current, and wake the connectors when the id or readiness changed.
 
     A watch-event handler, so it sees the status after kopf wrote it (a change handler would wake
     the connectors before the status they read is there). Connectors then react at once instead of
@@ -58,19 +58,23 @@ async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
     quickly.
     """
     uid = body.metadata.uid or ""
+    rt = runtime.current()
+    namespace = body.metadata.namespace or ""
+    name = body.metadata.name or ""
     if type == "DELETED":
         _announced.pop(uid, None)
+        rt.integrations.forget(namespace, name)
         return
     status = body.get("status") or {}
+    rt.integrations.record(namespace, name, status)
     revision = f"{status.get('integrationId')}/{is_ready(status)}"
     if _announced.get(uid) == revision:
         return
     _announced[uid] = revision
-    kube = runtime.current().kube
-    namespace = body.metadata.namespace or ""
-    value = f"{PROVIDER_INTEGRATIONS}/{body.metadata.name}/{revision}"
+    kube = rt.kube
+    value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
     for item in await kube.list_managed_connectors(namespace):
-        uses_it = (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == body.metadata.name
+        uses_it = (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == name
         if uses_it and item["metadata"].get("annotations", {}).get(DEPENDENCY_REVISION_ANNOTATION) != value:
             await kube.annotate(
                 MANAGED_CONNECTORS, namespace, item["metadata"]["name"], {DEPENDENCY_REVISION_ANNOTATION: value}

@@ -26,6 +26,7 @@ from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import DesiredState, ManagedConnectorSpec, RestartPolicyType
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
+from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,18 @@ class ManagedConnectorReconciler:
     """Reconciles ManagedConnectors against Confluent Cloud's Connect API."""
 
     def __init__(
-        self, clients: ClientPool, kube: KubeGateway, cache: ConnectorListCache, resync_interval: float
+        self,
+        clients: ClientPool,
+        kube: KubeGateway,
+        cache: ConnectorListCache,
+        resync_interval: float,
+        integrations: IntegrationDirectory | None = None,
     ) -> None:
         self._clients = clients
         self._kube = kube
         self._cache = cache
         self._resync_interval = resync_interval
+        self._integrations = integrations or IntegrationDirectory()
         # What this process last wrote, by object uid. The status write that records it lands after
         # the pass (kopf patches then), so a timer pass right behind could read the old hash and PUT
         # the same config again; this closes that window.
@@ -167,10 +174,13 @@ class ManagedConnectorReconciler:
         return DesiredConfig(config, frozenset(sensitive), integration_id)
 
     async def _integration_id(self, namespace: str, name: str) -> str:
-        integration = await self._kube.get_provider_integration(namespace, name)
-        if integration is None:
-            raise WaitingForDependency(f"ProviderIntegration {namespace}/{name} does not exist")
-        status = integration.get("status") or {}
+        status = self._integrations.status(namespace, name)
+        if status is None:
+            # Not seen by the watch (yet): ask the API server once.
+            integration = await self._kube.get_provider_integration(namespace, name)
+            if integration is None:
+                raise WaitingForDependency(f"ProviderIntegration {namespace}/{name} does not exist")
+            status = integration.get("status") or {}
         integration_id = status.get("integrationId")
         if not integration_id or not is_ready(status):
             raise WaitingForDependency(f"ProviderIntegration {namespace}/{name} is not Ready yet")
