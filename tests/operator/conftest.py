@@ -11,7 +11,7 @@ from kubernetes import client
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.launcher import EmulatorProcess
 
-from operator_world import World
+from operator_world import World, open_world
 
 
 @pytest.fixture
@@ -20,13 +20,5 @@ def world(
 ) -> Iterator[World]:
     """A fresh emulator wired to moto; call `world.start_operator()` to run the operator."""
     emulator = EmulatorProcess(aws_endpoint=moto.endpoint, provisioning_seconds=0.3)
-    emulator.start()
-    world = World(namespace, k8s_api, moto, emulator, kubeconfig, tmp_path)
-    try:
+    with open_world(namespace, k8s_api, moto, kubeconfig, tmp_path, emulator) as world:
         yield world
-        leaks = world.leaked_secrets()
-        assert not leaks, leaks
-    finally:
-        if world.operator is not None:
-            world.operator.stop()
-        emulator.stop()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,28 @@ class World:
                 f"{where} holds a secret value" for where, text in texts.items() if value in text or encoded in text
             ]
         return places
+
+
+@contextmanager
+def open_world(
+    namespace: str,
+    api: client.ApiClient,
+    moto: MotoServer,
+    kubeconfig: Path,
+    log_dir: Path,
+    emulator: EmulatorProcess,
+) -> Iterator[World]:
+    """Start the emulator, yield the world, then check no secret leaked and stop what it started."""
+    emulator.start()
+    world = World(namespace, api, moto, emulator, kubeconfig, log_dir)
+    try:
+        yield world
+        leaks = world.leaked_secrets()
+        assert not leaks, leaks
+    finally:
+        if world.operator is not None:
+            world.operator.stop()
+        emulator.stop()
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:

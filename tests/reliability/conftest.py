@@ -20,7 +20,7 @@ from reliability_support import PROVISIONING_SECONDS
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.launcher import EmulatorProcess
 
-from operator_world import World
+from operator_world import World, open_world
 
 
 @pytest.fixture
@@ -33,13 +33,5 @@ def world(
         provisioning_seconds=PROVISIONING_SECONDS,
         state_file=tmp_path / "emulator-state.json",
     )
-    emulator.start()
-    world = World(namespace, k8s_api, moto, emulator, kubeconfig, tmp_path)
-    try:
+    with open_world(namespace, k8s_api, moto, kubeconfig, tmp_path, emulator) as world:
         yield world
-        leaks = world.leaked_secrets()
-        assert not leaks, leaks
-    finally:
-        if world.operator is not None:
-            world.operator.stop()
-        emulator.stop()

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 import httpx
@@ -44,7 +44,32 @@ THROTTLING_BODY = (
 )
 
 
-class ThrottlingProxy:
+class _LoopbackProxy:
+    """An HTTP server on a loopback port in a thread, started and stopped with `with`."""
+
+    _server: ThreadingHTTPServer
+    _thread: threading.Thread
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ThrottlingProxy(_LoopbackProxy):
     """Forwards AWS query-protocol calls (IAM, STS) to moto; throttles a seeded share of them."""
 
     def __init__(self, upstream: str, share: float, seed: int) -> None:
@@ -84,22 +109,7 @@ class ThrottlingProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ThrottlingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
 
 
 def _settle(world: World, names: list[str], what: str) -> float:
@@ -179,7 +189,7 @@ def test_twenty_percent_faults_on_confluent_and_aws_still_converge_with_bounded_
     assert operator_roles(world) == sorted(f"{n}-role" for n in stormy_names)
 
 
-class TimingProxy:
+class TimingProxy(_LoopbackProxy):
     """Forwards HTTP to the emulator and notes when each request arrived and its answer left.
 
     The emulator's request log has whole-second timestamps; this clock is the test's own.
@@ -215,22 +225,7 @@ class TimingProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> TimingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(Handler)
 
 
 def test_retry_after_is_honoured(world: World) -> None:

@@ -302,34 +302,31 @@ async def list_tasks(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _lifecycle(request: web.Request, action: str) -> web.StreamResponse:
+    """Hand the connector to the runtime's `action` (pause, resume, restart): 202, asynchronous."""
+    _operable_scope(request)
+    sandbox = sandbox_of(request)
+    getattr(sandbox.runtime, action)(_find(request))
+    sandbox.persist()
+    return web.Response(status=202)
+
+
 @operation("pauseConnectv1Connector")
 async def pause_connector(request: web.Request) -> web.StreamResponse:
     """PUT .../pause: 202; the state turns PAUSED shortly after."""
-    _operable_scope(request)
-    sandbox = sandbox_of(request)
-    sandbox.runtime.pause(_find(request))
-    sandbox.persist()
-    return web.Response(status=202)
+    return _lifecycle(request, "pause")
 
 
 @operation("resumeConnectv1Connector")
 async def resume_connector(request: web.Request) -> web.StreamResponse:
     """PUT .../resume: 202; the state turns RUNNING shortly after (a FAILED connector is retried)."""
-    _operable_scope(request)
-    sandbox = sandbox_of(request)
-    sandbox.runtime.resume(_find(request))
-    sandbox.persist()
-    return web.Response(status=202)
+    return _lifecycle(request, "resume")
 
 
 @operation("restartConnectv1Connector")
 async def restart_connector(request: web.Request) -> web.StreamResponse:
     """POST .../restart (live API, Preview; absent from the SDK spec): 202, re-provisions."""
-    _operable_scope(request)
-    sandbox = sandbox_of(request)
-    sandbox.runtime.restart(_find(request))
-    sandbox.persist()
-    return web.Response(status=202)
+    return _lifecycle(request, "restart")
 
 
 @operation("listConnectv1ConnectorPlugins")
