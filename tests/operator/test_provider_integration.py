@@ -233,9 +233,12 @@ def test_a_crash_between_create_and_status_write_makes_no_duplicate(world: World
 
     world.start_operator()
     obj = world.wait_condition(PI, "crashy", "Ready", "True")
-    # Adopted from the list: the only create Confluent ever saw is the one whose answer was lost.
+    # Adopted from the list: no create after the restart. (The lost one, held 5 s, may or may not be
+    # logged, depending on whether the emulator finished it after its client died; faults are off
+    # now, so any later create would be quick.)
     creates = [r for r in world.admin.requests() if r["method"] == "POST" and r["path"] == "/pim/v1/integrations"]
-    assert len(creates) == 1
+    assert [r for r in creates if r["duration_ms"] < 5000] == []
+    assert [i["id"] for i in integrations(world)] == [obj["status"]["integrationId"]]
     assert CREATE_PENDING_ANNOTATION not in obj["metadata"].get("annotations", {})
     registered = integrations(world)
     assert len(registered) == 1
