@@ -198,7 +198,7 @@ def run(connectors: int) -> dict[str, Any]:
     finally:
         if operator is not None:
             operator.stop()
-        emulator.stop()
+        emulator.close()
         moto.stop()
         plane.down()
     return results

@@ -636,7 +636,7 @@ class Bench:
                 watcher.stop()
             if operator is not None:
                 operator.stop()
-            emulator.stop()
+            emulator.close()
 
 
 @dataclass

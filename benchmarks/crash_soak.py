@@ -27,7 +27,6 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "operator"), str(REPO 
 
 from kubernetes import client  # noqa: E402
 from reliability_support import (  # noqa: E402
-    PROVISIONING_SECONDS,
     CrashLog,
     create_pair,
     duplicates,
@@ -44,7 +43,7 @@ from ccloud_sandbox.confluent.launcher import EmulatorProcess  # noqa: E402
 from ccloud_sandbox.controlplane.cluster import ControlPlane  # noqa: E402
 
 from harness_support import api_client, apply_crds  # noqa: E402
-from operator_world import World  # noqa: E402
+from operator_world import TIME_SCALE, World  # noqa: E402
 
 
 def soak_round(world: World, seed: int, cycles: int, pairs: int) -> dict[str, Any]:
@@ -128,7 +127,7 @@ def main() -> int:
                     round_dir.mkdir()
                     emulator = EmulatorProcess(
                         aws_endpoint=moto.endpoint,
-                        provisioning_seconds=PROVISIONING_SECONDS,
+                        time_scale=TIME_SCALE,
                         state_file=round_dir / "state.json",
                     )
                     emulator.start()
@@ -139,7 +138,7 @@ def main() -> int:
                     finally:
                         if world.operator is not None:
                             world.operator.stop()
-                        emulator.stop()
+                        emulator.close()
                     results.append(outcome)
                     print(
                         f"round {number + 1}/{args.rounds} seed {seed}: {outcome['cycles']} kills, "

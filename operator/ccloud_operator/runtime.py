@@ -81,7 +81,12 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
         ),
         integrations=integrations,
         managed_connectors=ManagedConnectorReconciler(
-            clients, kube, ConnectorListCache(), settings.resync_interval, integrations
+            clients,
+            kube,
+            ConnectorListCache(),
+            settings.resync_interval,
+            integrations,
+            create_pending_grace=settings.create_pending_grace,
         ),
     )
     return _current

@@ -1,18 +1,82 @@
-"""moto in server mode: the AWS account the sandbox and the tests talk to over HTTP."""
+"""moto in server mode: the AWS account the sandbox and the tests talk to over HTTP.
+
+moto is kinder than AWS in two places the operator must not rely on, so this module makes it as
+unkind as AWS (the server runs in this process, so its handlers can be replaced):
+
+- IAM list calls may answer fewer items than `MaxItems` with `IsTruncated` and a `Marker` even when
+  more exist ("Even if there are more results available, ... IsTruncated ... Marker", IAM API
+  reference, common to every List* call); moto answers `ListRolePolicies` in one page. Here both
+  `ListRolePolicies` and `ListAttachedRolePolicies` answer `IAM_PAGE_SIZE` items per page.
+- A policy document must hold at least one statement (IAM answers MalformedPolicyDocument); moto's
+  `CreateRole` accepts a trust policy with an empty `Statement`. Here it is refused as AWS does.
+"""
 
 from __future__ import annotations
 
+import json
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import httpx
+from moto.core.responses import ActionResult
+from moto.iam import models as iam_models
+from moto.iam import responses as iam_responses
+from moto.iam.exceptions import MalformedPolicyDocument
 from moto.server import ThreadedMotoServer
 
 #: moto's fixed account id; the ARNs it hands out use it.
 MOTO_ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+#: Items per page of the IAM list calls that moto would otherwise answer in one page.
+IAM_PAGE_SIZE = 1
+
+
+def _list_role_policies(self: Any) -> ActionResult:
+    names = list(self.backend.list_role_policies(self._get_param("RoleName")))
+    start = int(self._get_param("Marker") or 0)
+    end = start + min(self._get_int_param("MaxItems", 100), IAM_PAGE_SIZE)
+    result: dict[str, Any] = {"PolicyNames": names[start:end], "IsTruncated": end < len(names)}
+    if end < len(names):
+        result["Marker"] = str(end)
+    return ActionResult(result)
+
+
+def _list_attached_role_policies(self: Any) -> ActionResult:
+    policies, marker = self.backend.list_attached_role_policies(
+        self._get_param("RoleName"),
+        marker=self._get_param("Marker"),
+        max_items=min(self._get_int_param("MaxItems", 100), IAM_PAGE_SIZE),
+        path_prefix=self._get_param("PathPrefix", "/"),
+    )
+    return ActionResult(
+        {
+            "AttachedPolicies": [{"PolicyName": p.name, "PolicyArn": p.arn} for p in policies],
+            "Marker": marker,
+            "IsTruncated": bool(marker),
+        }
+    )
+
+
+_moto_create_role = iam_models.IAMBackend.create_role
+
+
+def _create_role(self: Any, role_name: str, assume_role_policy_document: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        statements = json.loads(assume_role_policy_document).get("Statement")
+    except (ValueError, AttributeError):
+        statements = None
+    if statements == [] or statements == {}:
+        raise MalformedPolicyDocument("Syntax errors in policy.")
+    return _moto_create_role(self, role_name, assume_role_policy_document, *args, **kwargs)
+
+
+def make_moto_unkind() -> None:
+    """Make this process's moto paginate IAM lists and refuse empty trust policies, as AWS does."""
+    iam_responses.IamResponse.list_role_policies = _list_role_policies  # type: ignore[method-assign]
+    iam_responses.IamResponse.list_attached_role_policies = _list_attached_role_policies  # type: ignore[method-assign]
+    iam_models.IAMBackend.create_role = _create_role  # type: ignore[method-assign]
 
 
 def free_port() -> int:
@@ -34,6 +98,7 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> MotoServer:
+        make_moto_unkind()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         return self

@@ -1,6 +1,7 @@
 """`ccloud-sandbox demo`: the embedded default, end to end on one machine.
 
-Starts the local control plane, moto and the Confluent emulator, installs the CRDs, runs the
+Starts the local control plane, moto and the Confluent emulator (its realistic profile, at a twentieth
+of real time unless `--time-scale` says otherwise), installs the CRDs, runs the
 operator out of cluster, applies `examples/` (an S3 sink on a role the operator creates, a
 DynamoDB CDC source on an existing role), waits until everything is Ready and shows it. Then it
 keeps running until Ctrl-C (or exits at once with --exit-when-ready) and stops every process it
@@ -79,23 +80,30 @@ def seed_aws(moto: MotoServer) -> None:
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
     iam.create_role(RoleName="ccloud-demo-dynamodb-reader", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    # What the DynamoDB CDC source needs: the table (snapshot), its stream (CDC), ListStreams, and the
+    # checkpoint table it creates (prefix connect-KCL-).
     read_table = {
         "Version": "2012-10-17",
         "Statement": [
+            {"Effect": "Allow", "Action": ["dynamodb:DescribeTable", "dynamodb:Scan"], "Resource": table_arn},
             {
                 "Effect": "Allow",
-                "Action": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query"],
-                "Resource": table_arn,
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"],
+                "Resource": f"{table_arn}/stream/*",
             },
+            {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
             {
                 "Effect": "Allow",
                 "Action": [
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
+                    "dynamodb:CreateTable",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:Scan",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
                 ],
-                "Resource": f"{table_arn}/stream/*",
+                "Resource": table_arn.replace("table/ccloud-demo-customers", "table/connect-KCL-*"),
             },
         ],
     }
@@ -138,7 +146,7 @@ def wait_all_ready(kubeconfig: Path, timeout: float) -> float:
     raise TimeoutError(f"not Ready after {timeout:.0f}s: {', '.join(waiting)}")
 
 
-def run(state_dir: Path, *, exit_when_ready: bool, timeout: float) -> int:
+def run(state_dir: Path, *, exit_when_ready: bool, timeout: float, time_scale: float = 0.05) -> int:
     """Run the demo; returns the process exit code."""
     root = repo_root()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -160,10 +168,13 @@ def run(state_dir: Path, *, exit_when_ready: bool, timeout: float) -> int:
         cleanup.callback(moto.stop)
         seed_aws(moto)
         _say(f"moto (AWS) at {moto.endpoint}: bucket, DynamoDB table and an existing role created")
-        emulator = EmulatorProcess(aws_endpoint=moto.endpoint, provisioning_seconds=2.0)
+        emulator = EmulatorProcess(aws_endpoint=moto.endpoint, time_scale=time_scale)
         info = emulator.start()
-        cleanup.callback(emulator.stop)
-        _say(f"Confluent Cloud emulator at {info.url} (environment {info.environment_id})")
+        cleanup.callback(emulator.close)
+        _say(
+            f"Confluent Cloud emulator at {info.url} (environment {info.environment_id}; realistic profile at "
+            f"time scale {time_scale}: connectors provision in {120 * time_scale:.0f}s)"
+        )
         operator = OperatorProcess(
             kubeconfig=kubeconfig,
             log_path=state_dir / "operator.log",
@@ -213,6 +224,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--state-dir", type=Path, default=repo_root() / ".state" / "demo")
     parser.add_argument("--exit-when-ready", action="store_true", help="stop everything once all resources are Ready")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for Ready")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.05,
+        help="the emulator's time scale: 1 is as slow as Confluent Cloud (minutes to provision), 0.05 the default",
+    )
     parser.set_defaults(
-        handler=lambda args: run(args.state_dir, exit_when_ready=args.exit_when_ready, timeout=args.timeout)
+        handler=lambda args: run(
+            args.state_dir, exit_when_ready=args.exit_when_ready, timeout=args.timeout, time_scale=args.time_scale
+        )
     )

@@ -34,8 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="module")
 def emulator(moto_server: MotoServer) -> Iterator[EmulatorProcess]:
-    """An emulator subprocess for this module, reading AWS from the session's moto server."""
-    with EmulatorProcess(aws_endpoint=moto_server.endpoint, provisioning_seconds=PROVISIONING_SECONDS) as process:
+    """An emulator subprocess for this module, reading AWS from the session's moto server.
+
+    The kind profile: these tests pin down each API's own behaviour; the realistic profile's harshness
+    (lag, linger, 403s, propagation) is tested knob by knob in test_confluent_realism.py."""
+    with EmulatorProcess(
+        aws_endpoint=moto_server.endpoint, profile="kind", provisioning_seconds=PROVISIONING_SECONDS
+    ) as process:
         yield process
 
 

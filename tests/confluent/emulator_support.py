@@ -98,8 +98,8 @@ def s3_sink_config(name: str, bucket: str, integration_id: str, topics: str = "o
     }
 
 
-def dynamodb_cdc_config(name: str, tables: str, integration_id: str) -> dict[str, str]:
-    """A DynamoDB CDC source that authenticates with the integration's IAM role."""
+def dynamodb_cdc_config(name: str, tables: str, integration_id: str, sync_mode: str = "SNAPSHOT_CDC") -> dict[str, str]:
+    """A DynamoDB CDC source that authenticates with the integration's IAM role (sync mode: the default)."""
     return {
         "connector.class": "DynamoDbCdcSource",
         "name": name,
@@ -109,8 +109,8 @@ def dynamodb_cdc_config(name: str, tables: str, integration_id: str) -> dict[str
         "dynamodb.service.endpoint": "https://dynamodb.us-east-1.amazonaws.com",
         "dynamodb.table.discovery.mode": "INCLUDELIST",
         "dynamodb.table.includelist": tables,
-        "dynamodb.table.sync.mode": "SNAPSHOT",
-        "output.data.format": "JSON",
+        "dynamodb.table.sync.mode": sync_mode,
+        "output.data.format": "AVRO",
         "authentication.method": "IAM Roles",
         "provider.integration.id": integration_id,
     }
@@ -180,7 +180,17 @@ def s3_sink_permissions(bucket: str, object_actions: list[str] | None = None) ->
 
 
 def dynamodb_cdc_permissions(table: str, region: str = "us-east-1", account: str = "123456789012") -> dict[str, Any]:
-    """The DynamoDB permissions the CDC source needs on one table and its streams."""
+    """The DynamoDB permissions the CDC source needs for one table, written out from the sources:
+
+    - Confluent's DynamoDB CDC Source page (docs.confluent.io cloud/current/connectors/
+      cc-amazon-dynamodb-cdc-source.html): a snapshot scans the table, CDC reads its DynamoDB stream
+      and keeps its position in a checkpoint table named with `dynamodb.cdc.checkpointing.table.prefix`
+      (default "connect-KCL-");
+    - the DynamoDB Streams API: DescribeStream, GetShardIterator and GetRecords act on the stream ARN
+      (`table/NAME/stream/LABEL`); ListStreams takes no resource ("*");
+    - AWS "IAM permissions required for KCL consumer applications": the lease (checkpoint) table needs
+      CreateTable, DescribeTable, Scan, GetItem, PutItem, UpdateItem, DeleteItem.
+    """
     table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
     return {
         "Version": "2012-10-17",
@@ -188,13 +198,22 @@ def dynamodb_cdc_permissions(table: str, region: str = "us-east-1", account: str
             {"Effect": "Allow", "Action": ["dynamodb:DescribeTable", "dynamodb:Scan"], "Resource": table_arn},
             {
                 "Effect": "Allow",
-                "Action": [
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
-                    "dynamodb:ListStreams",
-                ],
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"],
                 "Resource": f"{table_arn}/stream/*",
+            },
+            {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:CreateTable",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:Scan",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                "Resource": f"arn:aws:dynamodb:{region}:{account}:table/connect-KCL-*",
             },
         ],
     }

@@ -200,6 +200,7 @@ def test_dynamodb_cdc_source_reads_the_table(scenario: RoleScenario, moto: MotoS
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     for i in range(4):
         dynamodb.put_item(TableName=table, Item={"pk": {"S": f"order-{i}"}})
@@ -214,7 +215,7 @@ def test_dynamodb_cdc_source_reads_the_table(scenario: RoleScenario, moto: MotoS
 def test_dynamodb_without_stream_permissions_fails(scenario: RoleScenario, moto: MotoServer) -> None:
     table = unique("nostream")
     permissions = dynamodb_cdc_permissions(table)
-    permissions["Statement"] = permissions["Statement"][:1]
+    del permissions["Statement"][1]  # the stream actions
     scenario.create_role(scenario.good_trust(), permissions)
     name = unique("ddb-denied")
     create_connector(scenario.api, scenario.info, dynamodb_cdc_config(name, table, scenario.integration["id"]))
@@ -237,6 +238,7 @@ def test_emulator_works_against_moto_enforcing_policies(moto: MotoServer) -> Non
     moto.client("s3").create_bucket(Bucket=bucket)
 
     with EmulatorProcess(
+        profile="kind",
         aws_endpoint=moto.endpoint,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,

@@ -17,7 +17,7 @@ from emulator_support import wait_for_state as wait_for_connector_state
 
 def test_state_file_survives_a_restart(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
-    with EmulatorProcess(state_file=state_file, provisioning_seconds=0.2) as emulator:
+    with EmulatorProcess(profile="kind", state_file=state_file, provisioning_seconds=0.2) as emulator:
         before = emulator.info
         with httpx.Client(base_url=before.url, auth=before.basic_auth) as api:
             integration = create_integration(api, before, role_arn(unique("persist")))
@@ -41,7 +41,7 @@ def test_state_file_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_provisioning_interrupted_by_a_restart_completes_after_it(tmp_path: Path) -> None:
-    with EmulatorProcess(state_file=tmp_path / "state.json", provisioning_seconds=60) as emulator:
+    with EmulatorProcess(profile="kind", state_file=tmp_path / "state.json", provisioning_seconds=60) as emulator:
         info = emulator.info
         name = unique("interrupted")
         with httpx.Client(base_url=info.url, auth=info.basic_auth) as api:
@@ -54,7 +54,7 @@ def test_provisioning_interrupted_by_a_restart_completes_after_it(tmp_path: Path
 
 
 def test_state_admin_view_masks_secrets(tmp_path: Path) -> None:
-    with EmulatorProcess(provisioning_seconds=0.2) as emulator, emulator.admin() as admin:
+    with EmulatorProcess(profile="kind", provisioning_seconds=0.2) as emulator, emulator.admin() as admin:
         state = admin.state()
         text = json.dumps(state)
         assert emulator.info.api_secret not in text
@@ -62,7 +62,7 @@ def test_state_admin_view_masks_secrets(tmp_path: Path) -> None:
 
 
 def test_given_api_key_is_the_seeded_admin_key() -> None:
-    with EmulatorProcess(api_key="MYKEY0123456789X", api_secret="my-secret") as emulator:
+    with EmulatorProcess(profile="kind", api_key="MYKEY0123456789X", api_secret="my-secret") as emulator:
         assert emulator.info.api_key == "MYKEY0123456789X"
         response = httpx.get(
             f"{emulator.info.url}/pim/v1/integrations",
@@ -74,7 +74,7 @@ def test_given_api_key_is_the_seeded_admin_key() -> None:
 
 
 def test_start_failure_reports_stderr() -> None:
-    emulator = EmulatorProcess(extra_args=["--no-such-flag"], startup_timeout=10)
+    emulator = EmulatorProcess(profile="kind", extra_args=["--no-such-flag"], startup_timeout=10)
     with pytest.raises(EmulatorStartError, match="no-such-flag"):
         emulator.start()
 

@@ -20,7 +20,13 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from ccloud_operator.constants import GROUP, MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS, VERSION
+from ccloud_operator.constants import (
+    CREATE_PENDING_ANNOTATION,
+    GROUP,
+    MANAGED_CONNECTORS,
+    PROVIDER_INTEGRATIONS,
+    VERSION,
+)
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.admin import SandboxAdmin
@@ -30,6 +36,9 @@ from ccloud_sandbox.operator_process import OperatorProcess
 #: Short intervals so drift shows up within a test's patience.
 RESYNC_SECONDS = 2
 VALIDATION_SECONDS = 3
+#: The operator meets the realistic emulator at a fiftieth of real time: provisioning 120 s -> 2.4 s,
+#: read lag 5 s -> 0.1 s, delete linger 30 s -> 0.6 s, IAM propagation 60 s -> 1.2 s.
+TIME_SCALE = 0.02
 AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -212,7 +221,12 @@ def open_world(
     finally:
         if world.operator is not None:
             world.operator.stop()
-        emulator.stop()
+        emulator.close()
+
+
+def marker_cleared(obj: dict[str, Any]) -> bool:
+    """Whether the object carries no create-pending marker (a pass saw its create recorded and listed)."""
+    return CREATE_PENDING_ANNOTATION not in (obj["metadata"].get("annotations") or {})
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from ccloud_operator.constants import (
     TRUST_STATEMENT_SID,
 )
 
+from harness_support import wait_until
 from operator_world import World, condition, s3_role_integration, s3_sink_spec, trust_policy
 
 
@@ -58,7 +59,7 @@ def test_s3_sink_runs_after_confluent_assumed_the_role_and_writes_to_the_bucket(
     assert config["provider.integration.id"] == integration_id
 
 
-def test_broken_trust_fails_with_the_trace_and_a_restart_after_repair_runs_again(world: World) -> None:
+def test_a_connector_failed_on_broken_trust_runs_again_once_the_trust_is_repaired(world: World) -> None:
     world.moto.client("s3").create_bucket(Bucket="trusting")
     world.start_operator()
     s3_role_integration(world, "trusting", "trusting")
@@ -66,30 +67,42 @@ def test_broken_trust_fails_with_the_trace_and_a_restart_after_repair_runs_again
     world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
 
     # With the operator down, someone breaks the trust policy and the connector restarts in Confluent.
+    # (Propagation off for this step only, so the broken trust takes effect at once.)
     assert world.operator is not None
     world.operator.stop()
+    propagation = world.admin.realism()["iam_propagation_seconds"]
+    world.admin.set_realism(iam_propagation_seconds=0)
     document = trust_policy(world.moto, "trusting-role")
     for statement in document["Statement"]:
         if statement.get("Sid") == TRUST_STATEMENT_SID:
             statement["Condition"]["StringEquals"]["sts:ExternalId"] = "not-the-integrations-id"
     world.moto.client("iam").update_assume_role_policy(RoleName="trusting-role", PolicyDocument=json.dumps(document))
     httpx.post(connector_api(world, "/sink/restart"), auth=world.info.basic_auth).raise_for_status()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        state = httpx.get(connector_api(world, "/sink/status"), auth=world.info.basic_auth).json()
-        if state["connector"]["state"] == "FAILED":
-            break
-        time.sleep(0.2)
 
+    def failed_trace() -> str | None:
+        state = httpx.get(connector_api(world, "/sink/status"), auth=world.info.basic_auth).json()
+        return state["connector"].get("trace") if state["connector"]["state"] == "FAILED" else None
+
+    trace = wait_until(failed_trace, "the connector FAILED in Confluent", timeout=30)
+    assert "AssumeRole" in trace
+    world.admin.set_realism(iam_propagation_seconds=propagation)
+
+    # The integration puts the statement back; the connector, which failed on an AWS access error while
+    # its integration checks out again, is restarted without anyone asking (restartPolicy is Never).
     world.start_operator()
-    failed = world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
-    assert "AssumeRole" in failed["status"]["trace"] or "assume" in failed["status"]["trace"].lower()
-    assert failed["status"]["trace"] == condition(failed, "Ready")["message"]
-    # The ProviderIntegration puts the statement back; a requested restart then runs.
     world.wait_event("trusting", "TrustPolicyRepaired", timeout=30)
-    world.patch(MC, "sink", {"metadata": {"annotations": {RESTART_ANNOTATION: "after-repair"}}})
+    restarted = world.wait_event("sink", "ConnectorRestarted", timeout=60)
+    assert "AWS access error" in restarted.message
     obj = world.wait_condition(MC, "sink", "Ready", "True", timeout=60)
-    assert obj["status"]["lastRestartRequest"] == "after-repair"
+    assert obj["status"]["state"] == "RUNNING"
+    assert RESTART_ANNOTATION not in (obj["metadata"].get("annotations") or {})
+
+    # A restart asked for by annotation still happens, once.
+    world.patch(MC, "sink", {"metadata": {"annotations": {RESTART_ANNOTATION: "by-hand"}}})
+    obj = world.wait_for(
+        MC, "sink", lambda o: o["status"].get("lastRestartRequest") == "by-hand", "the requested restart"
+    )
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=60)
 
 
 def test_applied_together_and_deleted_together(world: World) -> None:
@@ -188,9 +201,12 @@ def test_dynamodb_cdc_source_on_an_existing_role(world: World) -> None:
     )["TableDescription"]["TableArn"]
     dynamodb.put_item(TableName="customers", Item={"id": {"S": "c-1"}})
     iam = world.moto.client("iam")
+    # An existing role, already trusted by something else (IAM refuses a trust policy without statements).
+    ec2 = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
     role_arn = iam.create_role(
-        RoleName="cdc-reader", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        RoleName="cdc-reader", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [ec2]})
     )["Role"]["Arn"]
+    checkpoints = table_arn.replace("table/customers", "table/connect-KCL-*")
     iam.put_role_policy(
         RoleName="cdc-reader",
         PolicyName="read-customers",
@@ -198,7 +214,12 @@ def test_dynamodb_cdc_source_on_an_existing_role(world: World) -> None:
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Action": "dynamodb:*", "Resource": [table_arn, f"{table_arn}/stream/*"]}
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:*",
+                        "Resource": [table_arn, f"{table_arn}/stream/*", checkpoints],
+                    },
+                    {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
                 ],
             }
         ),
@@ -228,7 +249,7 @@ def test_dynamodb_cdc_source_on_an_existing_role(world: World) -> None:
                 "dynamodb.table.discovery.mode": "INCLUDELIST",
                 "dynamodb.table.includelist": "customers",
                 "dynamodb.table.sync.mode": "SNAPSHOT_CDC",
-                "output.data.format": "JSON",
+                "output.data.format": "AVRO",
                 "tasks.max": "1",
             },
         },

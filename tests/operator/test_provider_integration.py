@@ -16,7 +16,7 @@ from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS as PI,
 )
 
-from operator_world import VALIDATION_SECONDS, World, condition, trust_policy
+from operator_world import VALIDATION_SECONDS, World, condition, marker_cleared, trust_policy
 
 ACCOUNT = "123456789012"  # moto's account
 
@@ -67,8 +67,9 @@ def test_create_role_mode_registers_the_role_and_trusts_confluent(world: World) 
     inline = world.moto.client("iam").get_role_policy(RoleName="confluent-s3-writer", PolicyName=PERMISSION_POLICY_NAME)
     resources = json.dumps(inline["PolicyDocument"])
     assert "arn:aws:s3:::orders-archive/*" in resources
-    assert CREATE_PENDING_ANNOTATION not in obj["metadata"].get("annotations", {})
     world.wait_event("s3-writer", "IntegrationCreated")
+    # The marker goes once a pass has seen the recorded integration listed.
+    world.wait_for(PI, "s3-writer", marker_cleared, "the create-pending marker cleared", timeout=20)
 
 
 def test_an_idle_integration_is_validated_without_writing_anything(world: World) -> None:
@@ -239,7 +240,7 @@ def test_a_crash_between_create_and_status_write_makes_no_duplicate(world: World
     creates = [r for r in world.admin.requests() if r["method"] == "POST" and r["path"] == "/pim/v1/integrations"]
     assert [r for r in creates if r["duration_ms"] < 5000] == []
     assert [i["id"] for i in integrations(world)] == [obj["status"]["integrationId"]]
-    assert CREATE_PENDING_ANNOTATION not in obj["metadata"].get("annotations", {})
+    world.wait_for(PI, "crashy", marker_cleared, "the create-pending marker cleared", timeout=20)
     registered = integrations(world)
     assert len(registered) == 1
     assert registered[0]["id"] == obj["status"]["integrationId"]

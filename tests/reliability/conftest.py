@@ -15,23 +15,19 @@ from kubernetes import client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "operator"))
 
-from reliability_support import PROVISIONING_SECONDS
-
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.launcher import EmulatorProcess
 
-from operator_world import World, open_world
+from operator_world import TIME_SCALE, World, open_world
 
 
 @pytest.fixture
 def world(
     namespace: str, moto: MotoServer, kubeconfig: Path, k8s_api: client.ApiClient, tmp_path: Path
 ) -> Iterator[World]:
-    """A fresh emulator (persisted to a state file, so it can restart) wired to moto."""
+    """A fresh realistic emulator (persisted to a state file, so it can restart) wired to moto."""
     emulator = EmulatorProcess(
-        aws_endpoint=moto.endpoint,
-        provisioning_seconds=PROVISIONING_SECONDS,
-        state_file=tmp_path / "emulator-state.json",
+        aws_endpoint=moto.endpoint, time_scale=TIME_SCALE, state_file=tmp_path / "emulator-state.json"
     )
     with open_world(namespace, k8s_api, moto, kubeconfig, tmp_path, emulator) as world:
         yield world

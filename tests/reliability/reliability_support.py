@@ -19,8 +19,6 @@ from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
 from operator_world import World, condition, s3_sink_spec
 
-#: Connectors go PROVISIONING -> RUNNING this fast, so kill cycles stay short.
-PROVISIONING_SECONDS = 0.2
 #: Where a kill lands after the operator is healthy: early in a pass, or well into one.
 KILL_DELAY_RANGE = (0.05, 1.5)
 #: How long the emulator holds its answer to a create in a "lost response" cycle: long enough that

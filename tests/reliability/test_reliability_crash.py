@@ -26,11 +26,11 @@ from reliability_support import (
     wait_all,
 )
 
-from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, PERMISSION_POLICY_NAME
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
+from ccloud_operator.constants import PERMISSION_POLICY_NAME
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
-from operator_world import World
+from operator_world import World, marker_cleared
 
 #: 20 + 16 + 16 = 52 kill/restart cycles per run of the suite.
 CREATE_CYCLES = 20
@@ -171,8 +171,7 @@ def test_an_adopted_integration_clears_its_create_pending_marker(world: World) -
     world.admin.clear_faults()
     world.start_operator()
     world.wait_condition(PI, "adopted", "Ready", "True")
-    annotations = world.get(PI, "adopted")["metadata"].get("annotations") or {}
-    assert CREATE_PENDING_ANNOTATION not in annotations, annotations
+    world.wait_for(PI, "adopted", marker_cleared, "the create-pending marker cleared", timeout=20)
 
 
 def test_a_kill_right_after_a_connector_create_adopts_it_by_name(world: World) -> None:

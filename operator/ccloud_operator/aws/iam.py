@@ -242,22 +242,53 @@ class IamClient:
             PolicyDocument=json.dumps(document),
         )
 
-    async def permission_documents(self, role_name: str) -> list[PolicyDocument]:
-        """Every permission policy of a role: inline ones and the default version of attached ones."""
+    async def _all_pages(self, operation: str, key: str, **kwargs: Any) -> list[Any]:
+        """Every item of an IAM list call: IAM may answer fewer items than asked with IsTruncated and a
+        Marker even when more exist, so a single page is never the whole answer."""
+        items: list[Any] = []
+        marker: str | None = None
+        while True:
+            page = await self._call(self._iam, "iam", operation, **kwargs, **({"Marker": marker} if marker else {}))
+            items.extend(page.get(key) or [])
+            marker = page.get("Marker")
+            if not page.get("IsTruncated") or not marker:
+                return items
+
+    async def inline_policy_names(self, role_name: str) -> list[str]:
+        return [str(name) for name in await self._all_pages("list_role_policies", "PolicyNames", RoleName=role_name)]
+
+    async def attached_policy_arns(self, role_name: str) -> list[str]:
+        attached = await self._all_pages("list_attached_role_policies", "AttachedPolicies", RoleName=role_name)
+        return [str(policy["PolicyArn"]) for policy in attached]
+
+    async def delete_inline_policy(self, role_name: str, policy_name: str) -> None:
+        """Delete an inline policy; a missing one counts as deleted."""
+        try:
+            await self._call(self._iam, "iam", "delete_role_policy", RoleName=role_name, PolicyName=policy_name)
+        except AwsError as exc:
+            if exc.code != "NoSuchEntity":
+                raise
+
+    async def permission_documents(
+        self, role_name: str, known: dict[str, PolicyDocument] | None = None
+    ) -> list[PolicyDocument]:
+        """Every permission policy of a role: inline ones and the default version of attached ones.
+
+        ``known`` holds inline documents the caller read or wrote in this pass, by name; they are not
+        read again.
+        """
         documents: list[PolicyDocument] = []
-        names = await self._call(self._iam, "iam", "list_role_policies", RoleName=role_name)
-        for policy_name in names.get("PolicyNames", []):
-            document = await self.get_inline_policy(role_name, policy_name)
+        for policy_name in await self.inline_policy_names(role_name):
+            document = (known or {}).get(policy_name) or await self.get_inline_policy(role_name, policy_name)
             if document is not None:
                 documents.append(document)
-        attached = await self._call(self._iam, "iam", "list_attached_role_policies", RoleName=role_name)
-        for policy in attached.get("AttachedPolicies", []):
-            meta = await self._call(self._iam, "iam", "get_policy", PolicyArn=policy["PolicyArn"])
+        for policy_arn in await self.attached_policy_arns(role_name):
+            meta = await self._call(self._iam, "iam", "get_policy", PolicyArn=policy_arn)
             version = await self._call(
                 self._iam,
                 "iam",
                 "get_policy_version",
-                PolicyArn=policy["PolicyArn"],
+                PolicyArn=policy_arn,
                 VersionId=meta["Policy"]["DefaultVersionId"],
             )
             documents.append(parse_document(version["PolicyVersion"]["Document"]))
@@ -266,14 +297,10 @@ class IamClient:
     async def delete_role(self, role_name: str) -> None:
         """Delete a role and everything attached to it; a missing role counts as deleted."""
         try:
-            names = await self._call(self._iam, "iam", "list_role_policies", RoleName=role_name)
-            for policy_name in names.get("PolicyNames", []):
+            for policy_name in await self.inline_policy_names(role_name):
                 await self._call(self._iam, "iam", "delete_role_policy", RoleName=role_name, PolicyName=policy_name)
-            attached = await self._call(self._iam, "iam", "list_attached_role_policies", RoleName=role_name)
-            for policy in attached.get("AttachedPolicies", []):
-                await self._call(
-                    self._iam, "iam", "detach_role_policy", RoleName=role_name, PolicyArn=policy["PolicyArn"]
-                )
+            for policy_arn in await self.attached_policy_arns(role_name):
+                await self._call(self._iam, "iam", "detach_role_policy", RoleName=role_name, PolicyArn=policy_arn)
             await self._call(self._iam, "iam", "delete_role", RoleName=role_name)
         except AwsError as exc:
             if exc.code != "NoSuchEntity":

@@ -29,15 +29,26 @@ S3_SINK_OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
-#: What the DynamoDB CDC source needs on a table and on its streams; the stream actions go on
-#: "table/NAME/stream/*" as in AWS's own stream-access policy example (ListStreams included).
-DYNAMODB_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query")
-DYNAMODB_STREAM_ACTIONS = (
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
+#: What the DynamoDB CDC source needs (Confluent's cc-amazon-dynamodb-cdc-source page and config
+#: reference; the DynamoDB Streams API; AWS "IAM permissions required for KCL consumer applications"):
+#: - the snapshot scans each table;
+DYNAMODB_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan")
+#: - CDC reads each table's stream, on "table/NAME/stream/*";
+DYNAMODB_STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
+#: - ListStreams takes no resource, so it is granted on "*";
+DYNAMODB_LIST_STREAMS = "dynamodb:ListStreams"
+#: - CDC keeps its position in a checkpoint table it creates, named with
+#:   dynamodb.cdc.checkpointing.table.prefix (default "connect-KCL-"): the KCL lease-table actions.
+DYNAMODB_CHECKPOINT_ACTIONS = (
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
 )
+DYNAMODB_CHECKPOINT_TABLE_PREFIX = "connect-KCL-"
 
 
 def parse_document(raw: str | dict[str, Any] | None) -> PolicyDocument:
@@ -155,6 +166,17 @@ def permission_document(
                 "Resource": [f"{arn}/stream/*" for arn in table_arns],
             }
         )
+        statements.append(
+            {"Sid": "DynamoDbCdcListStreams", "Effect": "Allow", "Action": DYNAMODB_LIST_STREAMS, "Resource": "*"}
+        )
+        statements.append(
+            {
+                "Sid": "DynamoDbCdcCheckpoints",
+                "Effect": "Allow",
+                "Action": list(DYNAMODB_CHECKPOINT_ACTIONS),
+                "Resource": f"arn:{partition}:dynamodb:*:{account_id}:table/{DYNAMODB_CHECKPOINT_TABLE_PREFIX}*",
+            }
+        )
     if extra_document:
         statements.extend(_as_list(parse_document(extra_document).get("Statement")))
     return {"Version": POLICY_VERSION, "Statement": statements}
@@ -173,10 +195,15 @@ def required_permissions(
     for bucket in sorted(set(s3_buckets)):
         needed += [(action, f"arn:{partition}:s3:::{bucket}") for action in S3_SINK_BUCKET_ACTIONS]
         needed += [(action, f"arn:{partition}:s3:::{bucket}/*") for action in S3_SINK_OBJECT_ACTIONS]
-    for table in sorted(set(dynamodb_tables)):
+    tables = sorted(set(dynamodb_tables))
+    for table in tables:
         table_arn = f"arn:{partition}:dynamodb:{region}:{account_id}:table/{table}"
         needed += [(action, table_arn) for action in DYNAMODB_TABLE_ACTIONS]
         needed += [(action, f"{table_arn}/stream/*") for action in DYNAMODB_STREAM_ACTIONS]
+    if tables:
+        checkpoints = f"arn:{partition}:dynamodb:{region}:{account_id}:table/{DYNAMODB_CHECKPOINT_TABLE_PREFIX}*"
+        needed.append((DYNAMODB_LIST_STREAMS, "*"))
+        needed += [(action, checkpoints) for action in DYNAMODB_CHECKPOINT_ACTIONS]
     return needed
 
 

@@ -13,11 +13,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from ccloud_operator.confluent.errors import (
+    BadRequest,
     Conflict,
     ConfluentError,
-    NotFound,
+    InUse,
     TransportError,
     error_for_response,
+    means_gone,
 )
 from ccloud_operator.confluent.models import (
     ConnectorPlugin,
@@ -157,16 +159,23 @@ class ConfluentClient:
 
     # -- provider integrations (pim/v1) ----------------------------------------------------------
 
-    async def list_integrations(self, environment: str, *, provider: str = "AWS") -> AsyncIterator[Integration]:
-        """Every integration in an environment, following ``metadata.next`` page by page."""
-        params: dict[str, str] = {"environment": environment, "provider": provider, "page_size": "100"}
+    async def list_integrations(self, environment: str) -> AsyncIterator[Integration]:
+        """Every AWS integration in an environment, following ``metadata.next`` page by page.
+
+        The list's ``provider`` filter is an exact match [pim1], and Terraform and the CLI register
+        integrations as "aws" while the spec's examples say "AWS": the filter would hide some, so the
+        provider is compared here, ignoring case.
+        """
+        params: dict[str, str] = {"environment": environment, "page_size": "100"}
         while True:
             response = await self._request(
                 "GET", "/pim/v1/integrations", endpoint="/pim/v1/integrations", params=params
             )
             body = response.json()
             for item in body.get("data") or []:
-                yield Integration.from_api(item)
+                integration = Integration.from_api(item)
+                if integration.provider.lower() == "aws":
+                    yield integration
             next_url = (body.get("metadata") or {}).get("next")
             if not next_url:
                 return
@@ -175,7 +184,7 @@ class ConfluentClient:
             tokens = parse_qs(urlsplit(next_url).query).get("page_token")
             if not tokens:
                 return
-            params = {"environment": environment, "provider": provider, "page_token": tokens[0]}
+            params = {"environment": environment, "page_token": tokens[0]}
 
     async def find_integration_by_role(self, environment: str, customer_role_arn: str) -> Integration | None:
         """The integration registered for a customer role; the role ARN is unique per environment."""
@@ -185,7 +194,7 @@ class ConfluentClient:
         return None
 
     async def get_integration(self, environment: str, integration_id: str) -> Integration | None:
-        """One integration, or None when Confluent no longer has it (404, or 403 in place of 404)."""
+        """One integration, or None when Confluent does not show it (404, or 403 in place of 404)."""
         try:
             response = await self._request(
                 "GET",
@@ -193,8 +202,10 @@ class ConfluentClient:
                 endpoint="/pim/v1/integrations/{id}",
                 params={"environment": environment},
             )
-        except NotFound:
-            return None
+        except ConfluentError as error:
+            if means_gone(error):
+                return None
+            raise
         return Integration.from_api(response.json())
 
     async def create_integration(self, environment: str, display_name: str, customer_role_arn: str) -> Integration:
@@ -214,7 +225,7 @@ class ConfluentClient:
         return Integration.from_api(response.json())
 
     async def delete_integration(self, environment: str, integration_id: str) -> None:
-        """Delete an integration; a missing one counts as deleted."""
+        """Delete an integration; a missing one counts as deleted. Raises InUse while something uses it."""
         try:
             await self._request(
                 "DELETE",
@@ -222,8 +233,12 @@ class ConfluentClient:
                 endpoint="/pim/v1/integrations/{id}",
                 params={"environment": environment},
             )
-        except NotFound:
-            return
+        except BadRequest as error:
+            # The refusal of an integration in use is undocumented; 400 is what the DELETE documents.
+            raise InUse(error.message, status=error.status, code=error.code, request_id=error.request_id) from error
+        except ConfluentError as error:
+            if not means_gone(error):
+                raise
 
     # -- connectors (connect/v1) -------------------------------------------------------------------
 
@@ -244,13 +259,20 @@ class ConfluentClient:
 
     async def create_connector(self, environment: str, cluster: str, name: str, config: dict[str, str]) -> None:
         """Create a connector; it starts PROVISIONING. Raises Conflict when the name is taken."""
-        await self._request(
-            "POST",
-            f"{self._connect_base(environment, cluster)}/connectors",
-            endpoint="/connect/v1/connectors",
-            json_body={"name": name, "config": config},
-            idempotent=False,
-        )
+        try:
+            await self._request(
+                "POST",
+                f"{self._connect_base(environment, cluster)}/connectors",
+                endpoint="/connect/v1/connectors",
+                json_body={"name": name, "config": config},
+                idempotent=False,
+            )
+        except BadRequest as error:
+            # A taken name is 400 or 409 (undocumented [CONTRACT 4, 9]); no code tells a 400 for a
+            # taken name from a 400 for a bad config, only Connect's wording does.
+            if "already exists" in error.message.lower():
+                raise Conflict(error.message, status=400, code=error.code, request_id=error.request_id) from error
+            raise
 
     async def put_connector_config(self, environment: str, cluster: str, name: str, config: dict[str, str]) -> None:
         """Replace a connector's whole configuration (PUT is a full replacement)."""
@@ -278,15 +300,16 @@ class ConfluentClient:
         await self._connector_action("POST", environment, cluster, name, "restart")
 
     async def delete_connector(self, environment: str, cluster: str, name: str) -> None:
-        """Delete a connector; a missing one counts as deleted."""
+        """Delete a connector; a missing one (404, or 403 in place of 404) counts as deleted."""
         try:
             await self._request(
                 "DELETE",
                 f"{self._connect_base(environment, cluster)}/connectors/{quote(name, safe='')}",
                 endpoint="/connect/v1/connectors/{name}",
             )
-        except NotFound:
-            return
+        except ConfluentError as error:
+            if not means_gone(error):
+                raise
 
     async def list_plugins(self, environment: str, cluster: str) -> list[ConnectorPlugin]:
         response = await self._request(

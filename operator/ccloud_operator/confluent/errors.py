@@ -70,7 +70,16 @@ class NotFound(ConfluentError):
 
 
 class Conflict(ConfluentError):
+    """The resource already exists: 409, or a connector create's 400 that says so (the code for a taken
+    connector name is undocumented, 400 or 409 [CONTRACT 4, 9])."""
+
     status = 409
+
+
+class InUse(ConfluentError):
+    """Confluent refused to delete an integration that something still uses (DELETE documents 400)."""
+
+    status = 400
 
 
 class Unprocessable(ConfluentError):
@@ -128,6 +137,19 @@ def parse_error_body(text: str) -> tuple[str | None, str]:
 
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def means_gone(error: ConfluentError) -> bool:
+    """Whether an error on a read or delete says the resource does not exist (for this key).
+
+    The API may answer 403 in place of 404 for a deleted or foreign resource; like Confluent's own
+    Terraform provider, a 403 counts as "gone" unless its body names an invalid API key [CONTRACT 1,
+    TF utils.go isNonKafkaRestApiResourceNotFound]. Callers that must not lose a resource to a
+    revoked role confirm with a second call whose 403 is not ambiguous (a list).
+    """
+    if isinstance(error, NotFound):
+        return True
+    return isinstance(error, Forbidden) and "invalid api key" not in error.message.lower()
 
 
 def error_for_response(status: int, text: str, *, request_id: str | None, retry_after: float | None) -> ConfluentError:

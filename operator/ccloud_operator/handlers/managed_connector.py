@@ -17,10 +17,7 @@ from ccloud_operator.constants import (
 )
 from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
-from ccloud_operator.reconcilers.managed_connector import ConnectorRef
-
-#: How stale a cluster list a polling pass accepts: below the poll interval, so each poll sees news.
-POLL_MAX_AGE_SECONDS = 2.0
+from ccloud_operator.reconcilers.managed_connector import ConnectorRef, Trigger
 
 
 def _ref(body: kopf.Body) -> ConnectorRef:
@@ -34,21 +31,21 @@ def _ref(body: kopf.Body) -> ConnectorRef:
     )
 
 
-async def _run(body: kopf.Body, patch: kopf.Patch, *, max_age: float) -> None:
+async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
     spec = parse_spec(ManagedConnectorSpec, body, patch)
     reconciler = runtime.current().managed_connectors
-    await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec, max_age=max_age))
+    await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec, trigger=trigger))
 
 
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
     """A change to the spec, an annotation or a dependency reads the connector fresh; polls that
-    follow (kopf retries while Confluent provisions) share the cluster's list."""
-    await _run(body, patch, max_age=0.0 if retry == 0 else POLL_MAX_AGE_SECONDS)
+    follow (kopf retries while Confluent works) share the cluster's list."""
+    await _run(body, patch, trigger="change" if retry == 0 else "poll")
 
 
 async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """The periodic resync: served from the one shared list per cluster."""
-    await _run(body, patch, max_age=runtime.current().settings.resync_interval)
+    await _run(body, patch, trigger="resync")
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
@@ -56,6 +53,7 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     spec = parse_spec(ManagedConnectorSpec, body, patch)
     reconciler = runtime.current().managed_connectors
     await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
+    reconciler.forget(body.metadata.uid or "")
 
 
 def connector_secrets(spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> dict[tuple[str, str], str]:

@@ -25,6 +25,7 @@ def _ref(body: kopf.Body) -> ResourceRef:
     return ResourceRef(
         namespace=body.metadata.namespace or "",
         name=body.metadata.name or "",
+        uid=body.metadata.uid or "",
         generation=body.metadata.get("generation"),
         status=dict(body.get("status") or {}),
         annotations=dict(body.metadata.annotations),
@@ -43,6 +44,7 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     spec = parse_spec(ProviderIntegrationSpec, body, patch)
     reconciler = runtime.current().provider_integrations
     await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
+    reconciler.forget(body.metadata.uid or "")
 
 
 #: The (integration id, readiness) each ProviderIntegration last announced to its connectors.

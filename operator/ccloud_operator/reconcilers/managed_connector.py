@@ -3,6 +3,21 @@
 A pass observes the connector (from the shared per-cluster list), then does at most what differs:
 create (after plugin validation), a full-config PUT when the desired config changed or a
 non-sensitive key drifted, pause/resume, restart. An idle connector costs reads only.
+
+Confluent is eventually consistent and slow, and the pass is built for it [CONTRACT 4]:
+
+* reads trail writes: a new connector is missing from the list for seconds, an update shows late.
+  A create-pending annotation is written before the create and kept until the connector has been
+  seen with its name in the status, so a connector that is not listed yet is waited for, never
+  created twice; right after this process wrote a config, a stale config in the list is not drift;
+* an object owns the connector it created (``status.connectorName``, or the create-pending marker
+  while the create is unrecorded). A connector of that name that it did not create is reported
+  (``AlreadyExists``) and left alone, and deleting the object never deletes it;
+* provisioning takes minutes and pause/resume are asynchronous: polls back off from 5 s to a minute,
+  share the cluster's list, and a pause or resume is sent once, only from RUNNING or PAUSED;
+* a deleted connector lingers in state DELETED: deletion sends one DELETE and waits it out;
+* IAM changes take time to reach every AWS endpoint: a connector that fails on an AWS access error
+  while its integration's checks pass is restarted with backoff, whatever its restart policy.
 """
 
 from __future__ import annotations
@@ -10,15 +25,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ccloud_operator.clients import ClientPool, CredentialsNotFound
-from ccloud_operator.conditions import READY, SYNCED, Condition, is_ready, now_rfc3339, seconds_since
+from ccloud_operator.conditions import READY, SYNCED, Condition, condition_of, is_ready, now_rfc3339, seconds_since
 from ccloud_operator.confluent.client import ConfluentClient
-from ccloud_operator.confluent.errors import Conflict, NotFound
+from ccloud_operator.confluent.errors import Conflict, ConfluentError, NotFound, means_gone
 from ccloud_operator.confluent.models import ConnectorSnapshot
 from ccloud_operator.constants import (
+    CREATE_PENDING_ANNOTATION,
+    MANAGED_CONNECTORS,
     MASK_PREFIX,
     RESTART_ANNOTATION,
 )
@@ -28,6 +47,7 @@ from ccloud_operator.models.managed_connector import DesiredState, ManagedConnec
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
 from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
+from ccloud_operator.reconcilers.pending import Creates
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +55,33 @@ CONNECTOR_ROLES_HINT = (
     "connectors need CloudClusterAdmin, EnvironmentAdmin or OrganizationAdmin, and using a provider "
     "integration needs ResourceOwner or Assigner on it"
 )
-#: Poll interval while Confluent moves the connector between states.
-TRANSITION_POLL_SECONDS = 5.0
-#: Poll interval while deletion waits for Confluent to stop listing the connector.
-DELETE_POLL_SECONDS = 3.0
-#: First automatic restart delay under restartPolicy OnFailure; doubles per restart up to the cap.
+#: Polls while Confluent works (provisioning, pause, resume) start here and double per poll up to the
+#: cap: provisioning takes minutes (Terraform waits minutes before its first poll, then polls every
+#: minute [CONTRACT 4]), and a quick first look keeps fast transitions fast.
+POLL_FIRST_SECONDS = 5.0
+POLL_MAX_SECONDS = 60.0
+#: The same while deletion waits for Confluent to stop listing a connector (it lingers as DELETED).
+DELETE_POLL_FIRST_SECONDS = 3.0
+DELETE_POLL_MAX_SECONDS = 30.0
+#: A DELETE, pause or resume this process sent is not sent again while Confluent's reads still show the
+#: old state, for this long: reads trail writes, and the transitions themselves take time.
+DELETE_RESEND_SECONDS = 300.0
+STATE_REQUEST_PATIENCE_SECONDS = 120.0
+#: After this process wrote a config, the list may show the previous one for a while: not drift.
+READ_AFTER_WRITE_GRACE_SECONDS = 30.0
+#: First automatic restart delay; doubles per restart up to the cap (restartPolicy OnFailure).
 RESTART_BASE_BACKOFF_SECONDS = 10.0
+#: Restarts of a connector that failed on an AWS access error while its integration checks out (IAM
+#: propagation, which takes seconds to minutes [CONTRACT 2]), whatever its restart policy: how many,
+#: and the longest wait between two (10 s, 20 s, ... 300 s: about 20 minutes in all).
+IAM_PROPAGATION_RESTARTS = 8
+IAM_PROPAGATION_MAX_BACKOFF_SECONDS = 300.0
+#: Traces of an AWS access denial as the fully-managed connectors report it (AWS SDK exception text).
+AWS_ACCESS_ERROR = re.compile(r"AssumeRole|AccessDenied|not authorized to perform", re.IGNORECASE)
 
 IAM_ROLES_AUTH = "IAM Roles"
+
+Trigger = Literal["change", "poll", "resync"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +110,24 @@ class DesiredConfig:
         return hashlib.sha256(salt.encode() + b"\0" + payload).hexdigest()
 
 
+@dataclass
+class _Memory:
+    """What this process remembers of one object between passes (lost on restart, harmlessly)."""
+
+    #: The config hash it last wrote, and when (the status write that records it lands after the pass).
+    applied: str | None = None
+    written_at: float = float("-inf")
+    #: The state it last asked for (PAUSED or RUNNING) and when.
+    requested_state: str | None = None
+    requested_at: float = float("-inf")
+    #: When this process sent the DELETE of the connector (the status records it too, a pass later).
+    delete_sent_at: float = float("-inf")
+    #: Polls since the observed state last changed, the state then, and the delay last scheduled.
+    polls: int = 0
+    polled_state: str | None = None
+    poll_delay: float = POLL_FIRST_SECONDS
+
+
 class WaitingForDependency(Exception):
     """The referenced ProviderIntegration is missing or not Ready yet."""
 
@@ -87,6 +144,12 @@ class ConnectorClassNotFound(SpecProblem):
     reason = "ConnectorClassNotFound"
 
 
+class AlreadyExists(SpecProblem):
+    """A connector with this name exists in the cluster and this object did not create it."""
+
+    reason = "AlreadyExists"
+
+
 class ManagedConnectorReconciler:
     """Reconciles ManagedConnectors against Confluent Cloud's Connect API."""
 
@@ -97,28 +160,36 @@ class ManagedConnectorReconciler:
         cache: ConnectorListCache,
         resync_interval: float,
         integrations: IntegrationDirectory | None = None,
+        *,
+        create_pending_grace: float = 30.0,
     ) -> None:
         self._clients = clients
         self._kube = kube
         self._cache = cache
         self._resync_interval = resync_interval
         self._integrations = integrations or IntegrationDirectory()
-        # What this process last wrote, by object uid. The status write that records it lands after
-        # the pass (kopf patches then), so a timer pass right behind could read the old hash and PUT
-        # the same config again; this closes that window.
-        self._applied: dict[str, str] = {}
+        self._create_pending_grace = create_pending_grace
+        self._memory: dict[str, _Memory] = {}
+        self._creates = Creates()
+
+    def _remember(self, uid: str) -> _Memory:
+        return self._memory.setdefault(uid, _Memory())
+
+    def forget(self, uid: str) -> None:
+        """Drop what this process remembers of a deleted object."""
+        self._memory.pop(uid, None)
+        self._creates.settled(uid)
 
     # -- reconcile ---------------------------------------------------------------------------------
 
-    async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, max_age: float) -> Outcome:
-        """One pass, reading the connector from a cluster list at most ``max_age`` seconds old.
-
-        A change to the spec passes 0; polls and the resync timer accept the list another
-        connector's pass fetched, so N connectors in a cluster cost one read, not N.
-        """
+    async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, trigger: Trigger) -> Outcome:
+        """One pass. A change reads the cluster's list fresh; a poll accepts one up to half its own poll
+        delay old and the resync timer one up to an interval old, so N connectors of a cluster polling or
+        resyncing together cost one read, not N."""
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
-        outcome.status["connectorName"] = name
+        memory = self._remember(resource.uid)
+        max_age = {"change": 0.0, "poll": max(2.0, memory.poll_delay / 2), "resync": self._resync_interval}[trigger]
         try:
             desired = await self._desired_config(resource, spec, name)
             client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
@@ -183,7 +254,9 @@ class ManagedConnectorReconciler:
             status = integration.get("status") or {}
         integration_id = status.get("integrationId")
         if not integration_id or not is_ready(status):
-            raise WaitingForDependency(f"ProviderIntegration {namespace}/{name} is not Ready yet")
+            ready = condition_of(status.get("conditions"), READY) or {}
+            why = f" ({ready['reason']}: {ready.get('message', '')})" if ready.get("reason") else ""
+            raise WaitingForDependency(f"ProviderIntegration {namespace}/{name} is not Ready yet{why}")
         return str(integration_id)
 
     async def _reconcile(
@@ -198,33 +271,62 @@ class ManagedConnectorReconciler:
         max_age: float,
     ) -> None:
         env, cluster = spec.environment, spec.kafka_cluster
+        memory = self._remember(resource.uid)
         observed = (await self._cluster_connectors(client, env, cluster, max_age=max_age)).get(name)
-        if observed is None and resource.uid in self._applied and max_age > 0:
-            # This process created it: a shared list fetched just before that create must not
-            # make it look missing (a second create would only end in a 409 and a PUT).
+        marker = resource.annotations.get(CREATE_PENDING_ANNOTATION)
+        pending_age = self._creates.pending_age(resource.uid, marker)
+        if observed is None and pending_age is not None and max_age > 0:
+            # A shared list may predate this connector's create (reads trail writes, and polls reuse a
+            # list for up to half their delay): whether it is there yet is asked afresh.
             observed = (await self._cluster_connectors(client, env, cluster, max_age=0)).get(name)
+        recorded = resource.status.get("connectorName") == name
+        owned = recorded or self._creates.created(resource.uid) == name
         fingerprint = desired.fingerprint(resource.uid)
-        applied = {resource.status.get("appliedConfigHash"), self._applied.get(resource.uid)}
         wrote = False
+        if observed is not None and observed.state == "DELETED":
+            # Deleted outside (or by an earlier life of this object) and still listed for a while.
+            self._wait_for(
+                outcome,
+                memory,
+                observed.state,
+                "Creating",
+                f"connector {name} is being deleted in Confluent Cloud; it is created again once it is gone",
+            )
+            return
         if observed is None:
+            if pending_age is not None and pending_age < self._create_pending_grace:
+                # Created moments ago (by this pass's predecessor, whose answer may have been lost):
+                # Confluent's list does not show it yet. Creating again could only duplicate it.
+                self._wait_for(outcome, memory, None, "Creating", f"waiting for Confluent to list connector {name}")
+                return
             if not await self._validate(client, spec, desired, outcome):
                 return
-            try:
-                await client.create_connector(env, cluster, name, desired.config)
-                outcome.events.append(Event("Normal", "ConnectorCreated", f"created connector {name}"))
-                logger.info("Created connector %s in %s/%s", name, env, cluster)
-            except Conflict:
-                # Created by an earlier pass whose response was lost; the name is the key, so it is ours.
-                await client.put_connector_config(env, cluster, name, desired.config)
-            outcome.status["appliedConfigHash"] = self._applied[resource.uid] = fingerprint
-            outcome.status["providerIntegrationId"] = desired.integration_id
+            if owned:
+                outcome.events.append(
+                    Event(
+                        "Warning",
+                        "ConnectorMissing",
+                        f"connector {name} is no longer in Confluent Cloud; creating it again",
+                    )
+                )
+            await self._create(resource, spec, name, desired, client, outcome, had_pending=pending_age is not None)
             wrote = True
-            if spec.state is DesiredState.PAUSED:
-                # The API has no "create paused"; pausing right away means no task ever runs long.
-                await client.pause_connector(env, cluster, name)
         else:
-            drift = _drifted_keys(observed.config, desired)
-            if fingerprint not in applied or drift:
+            if not (owned or pending_age is not None):
+                raise AlreadyExists(
+                    f"a connector named {name} already exists in {env}/{cluster} "
+                    f"({observed.connector_id or 'id unknown'}) and this ManagedConnector did not create it; "
+                    "it is left alone. Set spec.connectorName to another name, or delete that connector first."
+                )
+            if recorded:
+                # The create is recorded and Confluent lists it: nothing is pending any more.
+                self._creates.settled(resource.uid)
+                if marker:
+                    outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+            outcome.status["connectorName"] = name
+            fresh_write = time.monotonic() - memory.written_at < READ_AFTER_WRITE_GRACE_SECONDS
+            drift = set() if fresh_write else _drifted_keys(observed.config, desired)
+            if fingerprint not in {resource.status.get("appliedConfigHash"), memory.applied} or drift:
                 if not await self._validate(client, spec, desired, outcome):
                     return
                 await client.put_connector_config(env, cluster, name, desired.config)
@@ -232,8 +334,7 @@ class ManagedConnectorReconciler:
                     f"keys changed in Confluent: {', '.join(sorted(drift))}" if drift else "the desired config changed"
                 )
                 outcome.events.append(Event("Normal", "ConfigUpdated", f"updated connector {name}: {reason}"))
-                outcome.status["appliedConfigHash"] = self._applied[resource.uid] = fingerprint
-                outcome.status["providerIntegrationId"] = desired.integration_id
+                self._record_write(resource, desired, outcome)
                 wrote = True
             wrote = await self._converge_state(resource, spec, name, observed, client, outcome) or wrote
         outcome.status["validation"] = {"errorCount": 0, "errors": []}
@@ -241,14 +342,69 @@ class ManagedConnectorReconciler:
             # One list serves this read and every other connector of the cluster polling now.
             self._cache.forget(client, env, cluster)
             observed = (await self._cache.connectors(client, env, cluster, max_age=0)).get(name)
-        self._report(spec, observed, outcome)
+            if observed is not None and observed.state == "DELETED":
+                observed = None
+        self._report(resource, spec, observed, outcome)
+
+    async def _create(
+        self,
+        resource: ConnectorRef,
+        spec: ManagedConnectorSpec,
+        name: str,
+        desired: DesiredConfig,
+        client: ConfluentClient,
+        outcome: Outcome,
+        *,
+        had_pending: bool,
+    ) -> None:
+        env, cluster = spec.environment, spec.kafka_cluster
+        # The marker goes to the API server before the create call: a crash after the call leaves a
+        # trace the next pass sees, and the marker stays until the connector has been seen.
+        await self._kube.annotate(
+            MANAGED_CONNECTORS, resource.namespace, resource.name, {CREATE_PENDING_ANNOTATION: now_rfc3339()}
+        )
+        self._creates.sent(resource.uid, name)
+        try:
+            await client.create_connector(env, cluster, name, desired.config)
+        except Conflict as conflict:
+            if not had_pending:
+                # Not listed, yet taken: created by someone else moments ago (reads trail writes) or
+                # lingering after a delete. Not this object's; its own create did nothing.
+                outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+                self._creates.settled(resource.uid)
+                raise AlreadyExists(
+                    f"a connector named {name} already exists in {env}/{cluster} and this ManagedConnector did "
+                    f"not create it; it is left alone ({conflict})"
+                ) from conflict
+            # An earlier create of this object (its answer lost, its marker expired) made it.
+            await client.put_connector_config(env, cluster, name, desired.config)
+        except ConfluentError as error:
+            # A 4xx answer means nothing was created; a 5xx or no answer may have, so the marker stays.
+            if error.status is not None and 400 <= error.status < 500:
+                outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+                self._creates.settled(resource.uid)
+            raise
+        else:
+            outcome.events.append(Event("Normal", "ConnectorCreated", f"created connector {name}"))
+            logger.info("Created connector %s in %s/%s", name, env, cluster)
+        outcome.status["connectorName"] = name
+        self._record_write(resource, desired, outcome)
+
+    def _record_write(self, resource: ConnectorRef, desired: DesiredConfig, outcome: Outcome) -> None:
+        memory = self._remember(resource.uid)
+        memory.applied = outcome.status["appliedConfigHash"] = desired.fingerprint(resource.uid)
+        memory.written_at = time.monotonic()
+        memory.polls = 0
+        outcome.status["providerIntegrationId"] = desired.integration_id
 
     async def _cluster_connectors(
         self, client: ConfluentClient, environment: str, cluster: str, *, max_age: float
     ) -> dict[str, ConnectorSnapshot]:
         try:
             return await self._cache.connectors(client, environment, cluster, max_age=max_age)
-        except NotFound as error:
+        except ConfluentError as error:
+            if not means_gone(error):
+                raise
             raise ClusterNotFound(
                 f"Confluent Cloud has no Kafka cluster {cluster} in environment {environment}, or the API key "
                 f"cannot see it ({error})"
@@ -293,13 +449,23 @@ class ManagedConnectorReconciler:
     ) -> bool:
         """Pause, resume or restart as the spec and annotations ask; True when something was sent."""
         env, cluster = spec.environment, spec.kafka_cluster
-        if spec.state is DesiredState.PAUSED and observed.state != "PAUSED":
-            await client.pause_connector(env, cluster, name)
-            outcome.events.append(Event("Normal", "ConnectorPaused", f"paused connector {name}"))
-            return True
-        if spec.state is DesiredState.RUNNING and observed.state == "PAUSED":
-            await client.resume_connector(env, cluster, name)
-            outcome.events.append(Event("Normal", "ConnectorResumed", f"resumed connector {name}"))
+        memory = self._remember(resource.uid)
+        now = time.monotonic()
+        # Only RUNNING -> PAUSED and PAUSED -> RUNNING are meaningful [CONTRACT 4]; each request is sent
+        # once and given time, because the transition is asynchronous and reads trail it.
+        target = {DesiredState.PAUSED: "PAUSED", DesiredState.RUNNING: "RUNNING"}[spec.state]
+        source = "RUNNING" if target == "PAUSED" else "PAUSED"
+        if observed.state == source:
+            patient = memory.requested_state == target and now - memory.requested_at < STATE_REQUEST_PATIENCE_SECONDS
+            if patient:
+                return False
+            if target == "PAUSED":
+                await client.pause_connector(env, cluster, name)
+                outcome.events.append(Event("Normal", "ConnectorPaused", f"paused connector {name}"))
+            else:
+                await client.resume_connector(env, cluster, name)
+                outcome.events.append(Event("Normal", "ConnectorResumed", f"resumed connector {name}"))
+            memory.requested_state, memory.requested_at = target, now
             return True
         requested = resource.annotations.get(RESTART_ANNOTATION)
         if requested and requested != resource.status.get("lastRestartRequest"):
@@ -310,33 +476,60 @@ class ManagedConnectorReconciler:
             return True
         if observed.state == "RUNNING":
             outcome.status["restartCount"] = 0
-        if observed.state == "FAILED" and spec.restart_policy.type is RestartPolicyType.ON_FAILURE:
-            count = int(resource.status.get("restartCount") or 0)
-            backoff = min(float(spec.restart_policy.max_backoff_seconds), RESTART_BASE_BACKOFF_SECONDS * 2**count)
-            since = seconds_since(resource.status.get("lastRestartTime"))
-            if since >= backoff:
-                await client.restart_connector(env, cluster, name)
-                outcome.status["restartCount"] = count + 1
-                outcome.status["lastRestartTime"] = now_rfc3339()
-                outcome.events.append(
-                    Event(
-                        "Warning",
-                        "ConnectorRestarted",
-                        f"restarted failed connector {name} (restart {count + 1})",
-                    )
-                )
-                return True
-            outcome.retry_after = backoff - since
+        if observed.state == "FAILED" and spec.state is DesiredState.RUNNING:
+            return await self._restart_failed(resource, spec, name, observed, client, outcome)
         return False
 
-    def _report(self, spec: ManagedConnectorSpec, observed: ConnectorSnapshot | None, outcome: Outcome) -> None:
+    async def _restart_failed(
+        self,
+        resource: ConnectorRef,
+        spec: ManagedConnectorSpec,
+        name: str,
+        observed: ConnectorSnapshot,
+        client: ConfluentClient,
+        outcome: Outcome,
+    ) -> bool:
+        """Restart a FAILED connector with capped exponential backoff when the policy, or IAM propagation,
+        calls for it; True when a restart was sent."""
+        count = int(resource.status.get("restartCount") or 0)
+        on_failure = spec.restart_policy.type is RestartPolicyType.ON_FAILURE
+        # The connector reached this point with its integration Ready: the operator's own checks say the
+        # trust and permissions are right, so an AWS access error is most likely a change that has not
+        # reached every AWS endpoint yet. It is ridden out, up to a bound, without the user's help.
+        propagating = spec.provider_integration_ref is not None and bool(AWS_ACCESS_ERROR.search(observed.trace))
+        if on_failure:
+            cap = float(spec.restart_policy.max_backoff_seconds)
+        elif propagating and count < IAM_PROPAGATION_RESTARTS:
+            cap = IAM_PROPAGATION_MAX_BACKOFF_SECONDS
+        else:
+            return False
+        backoff = min(cap, RESTART_BASE_BACKOFF_SECONDS * 2**count)
+        since = seconds_since(resource.status.get("lastRestartTime"))
+        if since < backoff:
+            outcome.retry_after = backoff - since
+            return False
+        await client.restart_connector(spec.environment, spec.kafka_cluster, name)
+        outcome.status["restartCount"] = count + 1
+        outcome.status["lastRestartTime"] = now_rfc3339()
+        if propagating and not on_failure:
+            message = (
+                f"restarted connector {name}, which failed on an AWS access error although its ProviderIntegration's "
+                "trust and permission checks pass: AWS takes seconds to minutes to apply IAM changes everywhere "
+                f"(restart {count + 1} of at most {IAM_PROPAGATION_RESTARTS})"
+            )
+        else:
+            message = f"restarted failed connector {name} (restart {count + 1})"
+        outcome.events.append(Event("Warning", "ConnectorRestarted", message))
+        return True
+
+    def _report(
+        self, resource: ConnectorRef, spec: ManagedConnectorSpec, observed: ConnectorSnapshot | None, outcome: Outcome
+    ) -> None:
+        memory = self._remember(resource.uid)
         synced = Condition(SYNCED, True, "ReconcileSuccess", "the connector matches the spec")
         if observed is None:
-            outcome.conditions = [
-                Condition(READY, False, "Creating", "waiting for Confluent to list the connector"),
-                synced,
-            ]
-            outcome.retry_after = TRANSITION_POLL_SECONDS
+            self._wait_for(outcome, memory, None, "Creating", "waiting for Confluent to list the connector")
+            outcome.conditions.append(synced)
             return
         outcome.status.update(
             connectorId=observed.connector_id or outcome.status.get("connectorId"),
@@ -349,61 +542,122 @@ class ManagedConnectorReconciler:
             outcome.status.pop("connectorId")
         state = observed.state
         paused_wanted = spec.state is DesiredState.PAUSED
+        poll: tuple[str, str] | None = None
         if state == "PAUSED" and paused_wanted:
             ready = Condition(READY, True, "Paused", "the connector is paused as spec.state asks")
+        elif state == "FAILED":
+            # Failed is where polling ends: the resync timer keeps watching, and a restart the policy
+            # scheduled has already set retry_after.
+            ready = Condition(READY, False, "Failed", observed.trace or "the connector failed")
+        elif state == "DEGRADED":
+            poll = ("Degraded", observed.trace or "some tasks are not running")
         elif paused_wanted:
-            ready = Condition(READY, False, "Pausing", f"the connector is {state}; pausing it")
-            outcome.retry_after = TRANSITION_POLL_SECONDS
+            poll = ("Pausing", f"the connector is {state}; it is paused once it is RUNNING")
         elif state == "RUNNING":
             ready = Condition(READY, True, "Available", f"the connector is running ({observed.tasks_ready} tasks)")
         elif state == "PAUSED":
-            ready = Condition(READY, False, "Resuming", "the connector is paused; resuming it")
-            outcome.retry_after = TRANSITION_POLL_SECONDS
-        elif state == "FAILED":
-            # Failed is where this pass ends: the resync timer keeps watching, and a restart the
-            # policy scheduled has already set retry_after.
-            ready = Condition(READY, False, "Failed", observed.trace or "the connector failed")
-        elif state == "DEGRADED":
-            ready = Condition(READY, False, "Degraded", observed.trace or "some tasks are not running")
-            outcome.retry_after = TRANSITION_POLL_SECONDS
+            poll = ("Resuming", "the connector is paused; resuming it")
         else:
-            ready = Condition(READY, False, "Creating", f"the connector is {state}")
-            outcome.retry_after = TRANSITION_POLL_SECONDS
+            poll = ("Creating", f"the connector is {state}")
+        if poll is not None:
+            self._wait_for(outcome, memory, state, *poll)
+            outcome.conditions.append(synced)
+            return
+        memory.polls, memory.polled_state = 0, state
         outcome.conditions = [ready, synced]
         if outcome.retry_after is not None and ready.status is not True:
             outcome.finished = False
 
+    @staticmethod
+    def _wait_for(outcome: Outcome, memory: _Memory, state: str | None, reason: str, message: str) -> None:
+        """Ready=False with a reason, and a poll that backs off while the observed state stays the same.
+
+        Not listed yet and PROVISIONING are one phase: Confluent is still bringing the connector up.
+        """
+        phase = "PROVISIONING" if state in (None, "NONE") else state
+        if phase != memory.polled_state:
+            memory.polls, memory.polled_state = 0, phase
+        memory.poll_delay = min(POLL_MAX_SECONDS, POLL_FIRST_SECONDS * 2**memory.polls)
+        memory.polls += 1
+        outcome.conditions = [Condition(READY, False, reason, message)]
+        outcome.retry_after = memory.poll_delay
+        outcome.finished = False
+
     # -- delete ------------------------------------------------------------------------------------
 
     async def finalize(self, resource: ConnectorRef, spec: ManagedConnectorSpec) -> Outcome:
-        """Delete the connector and wait until Confluent no longer lists it; Orphan leaves it."""
+        """Delete the connector this object created, once, and wait until Confluent stops listing it."""
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
         if spec.deletion_policy is DeletionPolicy.ORPHAN:
-            self._applied.pop(resource.uid, None)
             outcome.events.append(Event("Normal", "Orphaned", f"left connector {name} in Confluent Cloud"))
             return outcome
         try:
-            client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
-            env, cluster = spec.environment, spec.kafka_cluster
-            try:
-                listed = await self._cache.connectors(client, env, cluster, max_age=0)
-            except NotFound:
-                # No such cluster (any more): nothing of this connector is left to delete.
-                listed = {}
-            if name in listed:
-                await client.delete_connector(env, cluster, name)
-                self._cache.forget(client, env, cluster)
-                outcome.events.append(Event("Normal", "ConnectorDeleted", f"deleted connector {name}"))
-                if name in await self._cache.connectors(client, env, cluster, max_age=0):
-                    outcome.conditions = [Condition(READY, False, "Deleting", f"waiting for {name} to go")]
-                    outcome.retry_after = DELETE_POLL_SECONDS
-                    outcome.finished = False
+            await self._finalize(resource, spec, name, outcome)
         except Exception as error:
             outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT, deleting=True)
-        if outcome.finished:
-            self._applied.pop(resource.uid, None)
         return outcome
+
+    async def _finalize(self, resource: ConnectorRef, spec: ManagedConnectorSpec, name: str, outcome: Outcome) -> None:
+        client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
+        env, cluster = spec.environment, spec.kafka_cluster
+        memory = self._remember(resource.uid)
+        try:
+            observed = (await self._cache.connectors(client, env, cluster, max_age=0)).get(name)
+        except ConfluentError as error:
+            if not means_gone(error):
+                raise
+            outcome.events.append(
+                Event(
+                    "Warning",
+                    "ClusterGone",
+                    f"Confluent Cloud answers {error.status} for cluster {cluster} in {env}: it is gone (or the API "
+                    f"key lost its role on it), so connector {name} counts as deleted ({error})",
+                )
+            )
+            return
+        pending_age = self._creates.pending_age(resource.uid, resource.annotations.get(CREATE_PENDING_ANNOTATION))
+        if observed is None:
+            if pending_age is not None and pending_age < self._create_pending_grace:
+                # Created moments ago and not listed yet: deleting now would leave it behind.
+                self._wait_for_delete(outcome, memory, None, f"waiting for Confluent to list {name} to delete it")
+            return
+        owned = resource.status.get("connectorName") == name or self._creates.created(resource.uid) == name
+        if not (owned or pending_age is not None):
+            outcome.events.append(
+                Event(
+                    "Normal",
+                    "ConnectorLeft",
+                    f"left connector {name} in Confluent Cloud: this object did not create it",
+                )
+            )
+            return
+        if observed.state == "DELETED":
+            self._wait_for_delete(outcome, memory, observed.state, f"waiting for Confluent to finish deleting {name}")
+            return
+        since_delete = min(
+            seconds_since(resource.status.get("deleteRequestedAt")), time.monotonic() - memory.delete_sent_at
+        )
+        if since_delete < DELETE_RESEND_SECONDS:
+            self._wait_for_delete(outcome, memory, observed.state, f"waiting for Confluent to delete {name}")
+            return
+        await client.delete_connector(env, cluster, name)
+        memory.delete_sent_at = time.monotonic()
+        outcome.status["deleteRequestedAt"] = now_rfc3339()
+        outcome.events.append(Event("Normal", "ConnectorDeleted", f"deleted connector {name}"))
+        self._cache.forget(client, env, cluster)
+        if name in await self._cache.connectors(client, env, cluster, max_age=0):
+            self._wait_for_delete(outcome, memory, "DELETED", f"waiting for Confluent to finish deleting {name}")
+
+    @staticmethod
+    def _wait_for_delete(outcome: Outcome, memory: _Memory, state: str | None, message: str) -> None:
+        if state != memory.polled_state:
+            memory.polls, memory.polled_state = 0, state
+        delay = min(DELETE_POLL_MAX_SECONDS, DELETE_POLL_FIRST_SECONDS * 2**memory.polls)
+        memory.polls += 1
+        outcome.conditions = [Condition(READY, False, "Deleting", message)]
+        outcome.retry_after = delay
+        outcome.finished = False
 
 
 def _drifted_keys(observed: dict[str, str], desired: DesiredConfig) -> set[str]:

@@ -98,6 +98,16 @@ class SandboxAdmin:
         result: dict[str, Any] = self._call("PATCH", "/settings", body)
         return result
 
+    def realism(self) -> dict[str, Any]:
+        """The realism knobs in force."""
+        result: dict[str, Any] = self._call("GET", "/realism")
+        return result
+
+    def set_realism(self, **knobs: Any) -> dict[str, Any]:
+        """Change realism knobs at run time (names of `realism.Realism`, e.g. `read_lag_seconds=10`)."""
+        result: dict[str, Any] = self._call("PATCH", "/realism", knobs)
+        return result
+
     # -- identity ------------------------------------------------------------------------------------
 
     def create_api_key(
@@ -126,9 +136,24 @@ class SandboxAdmin:
 
     # -- out-of-band edits ---------------------------------------------------------------------------
 
+    def register_integration(
+        self, customer_role_arn: str, *, provider: str = "aws", display_name: str = "registered-elsewhere"
+    ) -> dict[str, Any]:
+        """An integration registered outside the operator (Terraform, the CLI, the console)."""
+        result: dict[str, Any] = self._call(
+            "POST",
+            "/integrations",
+            {"customer_iam_role_arn": customer_role_arn, "provider": provider, "display_name": display_name},
+        )
+        return result
+
     def delete_integration(self, integration_id: str) -> None:
         """Delete an integration "in the console", even while connectors use it."""
         self._call("DELETE", f"/integrations/{integration_id}")
+
+    def delete_cluster(self, kafka_cluster_id: str | None = None) -> None:
+        """Delete a Kafka cluster "in the console" (the seeded one by default), with its connectors."""
+        self._call("DELETE", f"/clusters/{kafka_cluster_id or self.kafka_cluster_id}")
 
     def _connector_path(self, name: str, environment_id: str | None, kafka_cluster_id: str | None) -> str:
         return f"/connectors/{environment_id or self.environment_id}/{kafka_cluster_id or self.kafka_cluster_id}/{name}"

@@ -18,6 +18,9 @@ Faults (see `faults.FaultSettings` for the document)
 
 Settings
 - `PATCH  /_sandbox/settings` `{"integration_quota"?: int, "provisioning_seconds"?: float}` -> new values
+          (`provisioning_seconds` is in emulator time, i.e. already scaled)
+- `GET    /_sandbox/realism`                     -> the realism knobs (see `realism.Realism`)
+- `PATCH  /_sandbox/realism` `{knob: value, ...}` -> change some knobs at run time
 
 Identity ("someone did this in the console")
 - `POST   /_sandbox/api-keys` `{"display_name"?: str, "role_bindings"?: [{"role_name", "crn_pattern"}]}`
@@ -27,12 +30,16 @@ Identity ("someone did this in the console")
 - `POST   /_sandbox/role-bindings` `{"principal", "role_name", "crn_pattern"}` -> 201 binding
 
 Out-of-band edits
+- `POST   /_sandbox/integrations` `{"customer_iam_role_arn", "display_name"?, "provider"?}` -> 201, an
+          integration registered by someone else (the console, Terraform: provider "aws" by default),
+          visible at once
 - `DELETE /_sandbox/integrations/{id}`           -> 204 even while connectors use it
+- `DELETE /_sandbox/clusters/{lkc}`              -> 204, the Kafka cluster and its connectors are gone
 - `PUT    /_sandbox/connectors/{env}/{lkc}/{name}/config`  flat map -> replace, no validation, re-provisions
 - `PATCH  /_sandbox/connectors/{env}/{lkc}/{name}/config`  flat map, null deletes a key -> merge, re-provisions
 - `POST   /_sandbox/connectors/{env}/{lkc}/{name}/fail` `{"trace": str, "task": int|null}` -> FAILED
           connector (task null) or one FAILED task (the connector turns DEGRADED or FAILED)
-- `DELETE /_sandbox/connectors/{env}/{lkc}/{name}` -> 204, gone (integration usages update)
+- `DELETE /_sandbox/connectors/{env}/{lkc}/{name}` -> 204, deleted as by the API (it lingers as DELETED)
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ccloud_sandbox.confluent import connect_api, pim_api
 from ccloud_sandbox.confluent.context import json_body, json_response, now_iso, sandbox_of
 from ccloud_sandbox.confluent.errors import ApiError
 from ccloud_sandbox.confluent.faults import FaultSettings, Injection
@@ -75,6 +83,7 @@ async def read_state(request: web.Request) -> web.StreamResponse:
         i.id: {**asdict(i), "usages": state.integration_usages(i)} for i in state.integrations.values()
     }
     document["provisioning_seconds"] = sandbox.runtime.provisioning_seconds
+    document["realism"] = sandbox.realism.to_json()
     return json_response(document)
 
 
@@ -136,7 +145,8 @@ async def update_settings(request: web.Request) -> web.StreamResponse:
     if "integration_quota" in body:
         sandbox.state.integration_quota = int(body["integration_quota"])
     if "provisioning_seconds" in body:
-        sandbox.runtime.provisioning_seconds = float(body["provisioning_seconds"])
+        nominal = float(body["provisioning_seconds"]) / (sandbox.realism.time_scale or 1.0)
+        sandbox.realism = sandbox.realism.updated({"provisioning_seconds": nominal})
     sandbox.persist()
     return json_response(
         {
@@ -186,17 +196,68 @@ async def create_role_binding(request: web.Request) -> web.StreamResponse:
     return json_response(asdict(binding), 201)
 
 
+async def read_realism(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/realism"""
+    return json_response(sandbox_of(request).realism.to_json())
+
+
+async def update_realism(request: web.Request) -> web.StreamResponse:
+    """PATCH /_sandbox/realism"""
+    sandbox = sandbox_of(request)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "realism settings must be a JSON object")
+    try:
+        sandbox.realism = sandbox.realism.updated(body)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    return json_response(sandbox.realism.to_json())
+
+
+async def register_integration(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/integrations: an integration someone else registered, visible at once."""
+    sandbox = sandbox_of(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("customer_iam_role_arn"), str):
+        raise ApiError(400, "customer_iam_role_arn is required")
+    integration = pim_api.new_integration(
+        sandbox.state,
+        environment_id=str(body.get("environment_id") or sandbox.state.seed_environment_id),
+        display_name=str(body.get("display_name") or "registered-elsewhere"),
+        provider=str(body.get("provider") or "aws"),
+        role_arn=body["customer_iam_role_arn"],
+    )
+    sandbox.integration_reads.seed(integration.id, integration)
+    sandbox.persist()
+    return json_response(pim_api.integration_json(request, sandbox.state, integration), 201)
+
+
 async def delete_integration(request: web.Request) -> web.StreamResponse:
     """DELETE /_sandbox/integrations/{id}: removed even while in use."""
     sandbox = sandbox_of(request)
-    if sandbox.state.integrations.pop(request.match_info["id"], None) is None:
+    integration = sandbox.state.integrations.pop(request.match_info["id"], None)
+    if integration is None:
         raise ApiError(404, f"no integration {request.match_info['id']}")
-    sandbox.persist()
+    sandbox.changed(integration)
+    return web.Response(status=204)
+
+
+async def delete_cluster(request: web.Request) -> web.StreamResponse:
+    """DELETE /_sandbox/clusters/{lkc}: the cluster is deleted in the console, its connectors with it."""
+    sandbox = sandbox_of(request)
+    cluster = sandbox.state.clusters.pop(request.match_info["lkc"], None)
+    if cluster is None:
+        raise ApiError(404, f"no cluster {request.match_info['lkc']}")
+    gone = [c for c in sandbox.state.connectors.values() if c.cluster_id == cluster.id]
+    for connector in gone:
+        sandbox.runtime.forget(connector)
+        del sandbox.state.connectors[SandboxState.connector_slot(*connector.key)]
+    sandbox.changed(*gone)
     return web.Response(status=204)
 
 
 def _connector(request: web.Request) -> Connector:
-    connector = sandbox_of(request).state.find_connector(
+    connector = sandbox_of(request).state.live_connector(
         request.match_info["env"], request.match_info["lkc"], request.match_info["name"]
     )
     if connector is None:
@@ -218,7 +279,7 @@ async def replace_connector_config(request: web.Request) -> web.StreamResponse:
     body = await _flat_map(request)
     connector.config = {str(k): str(v) for k, v in body.items()}
     sandbox.runtime.provision(connector)
-    sandbox.persist()
+    sandbox.changed(connector)
     return json_response(mask_config(connector.config))
 
 
@@ -232,7 +293,7 @@ async def patch_connector_config(request: web.Request) -> web.StreamResponse:
         else:
             connector.config[key] = str(value)
     sandbox.runtime.provision(connector)
-    sandbox.persist()
+    sandbox.changed(connector)
     return json_response(mask_config(connector.config))
 
 
@@ -244,17 +305,13 @@ async def fail_connector(request: web.Request) -> web.StreamResponse:
     trace = str(body.get("trace") or f"Failed out of band at {now_iso()}")
     task = body.get("task")
     sandbox.runtime.fail(connector, trace, int(task) if task is not None else None)
-    sandbox.persist()
+    sandbox.changed(connector)
     return json_response({"state": connector.state, "trace": connector.trace})
 
 
 async def delete_connector(request: web.Request) -> web.StreamResponse:
     """DELETE /_sandbox/connectors/{env}/{lkc}/{name}"""
-    sandbox = sandbox_of(request)
-    connector = _connector(request)
-    sandbox.runtime.forget(connector)
-    del sandbox.state.connectors[SandboxState.connector_slot(*connector.key)]
-    sandbox.persist()
+    connect_api.delete(sandbox_of(request), _connector(request))
     return web.Response(status=204)
 
 
@@ -271,9 +328,13 @@ def routes() -> list[web.RouteDef]:
         web.delete("/_sandbox/faults", clear_faults),
         web.post("/_sandbox/faults/inject", inject_faults),
         web.patch("/_sandbox/settings", update_settings),
+        web.get("/_sandbox/realism", read_realism),
+        web.patch("/_sandbox/realism", update_realism),
+        web.post("/_sandbox/integrations", register_integration),
         web.post("/_sandbox/api-keys", create_api_key),
         web.post("/_sandbox/role-bindings", create_role_binding),
         web.delete("/_sandbox/integrations/{id}", delete_integration),
+        web.delete("/_sandbox/clusters/{lkc}", delete_cluster),
         web.put(f"{one}/config", replace_connector_config),
         web.patch(f"{one}/config", patch_connector_config),
         web.post(f"{one}/fail", fail_connector),

@@ -13,8 +13,11 @@ Denials produce traces worded like the real connectors' (AWS SDK for Java except
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,21 +32,42 @@ from ccloud_sandbox.confluent.state import CONFLUENT_AWS_ACCOUNT_ID
 
 log = logging.getLogger(__name__)
 
+# What each connector does in AWS, taken from the sources, not from the operator's presets (the two
+# must agree because both follow the same documents, never because one copies the other).
+#
+# S3 sink: the policy of Confluent's S3 sink docs ("user-account-iam-policy", reproduced in
+# terraform-provider-confluent examples/configurations/connectors/s3-sink-connector-assume-role/
+# iam_role_module/main.tf): ListAllMyBuckets on every bucket, three bucket actions, five object actions.
+S3_ACCOUNT_ACTIONS = ("s3:ListAllMyBuckets",)
+S3_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 S3_OBJECT_ACTIONS = (
     "s3:PutObject",
+    "s3:PutObjectTagging",
     "s3:GetObject",
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
-    "s3:PutObjectTagging",
 )
-S3_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
-DYNAMODB_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan")
-DYNAMODB_STREAM_ACTIONS = (
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
+# DynamoDB CDC source (Confluent's cc-amazon-dynamodb-cdc-source page and its config reference): a
+# snapshot scans each table (DescribeTable, Scan); CDC reads the table's stream (DynamoDB Streams API:
+# DescribeStream, GetShardIterator, GetRecords on the stream, ListStreams, which takes no resource);
+# CDC keeps its position in a checkpoint table it creates, named with
+# `dynamodb.cdc.checkpointing.table.prefix` (default "connect-KCL-"), with the lease-table actions of the
+# Kinesis Client Library (AWS "IAM permissions required for KCL consumer applications"); TAG discovery
+# finds tables through the Resource Groups Tagging API (tag:GetResources, no resource).
+DYNAMODB_SNAPSHOT_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan")
+DYNAMODB_STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
+DYNAMODB_LIST_STREAMS = "dynamodb:ListStreams"
+DYNAMODB_CHECKPOINT_ACTIONS = (
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
 )
+DYNAMODB_CHECKPOINT_PREFIX = "connect-KCL-"
+TAG_DISCOVERY_ACTION = "tag:GetResources"
 #: Records per simulated S3 object and objects per topic on each start.
 S3_RECORDS_PER_OBJECT = 3
 S3_OBJECTS_PER_START = 2
@@ -66,6 +90,55 @@ class IntegrationGrant:
     customer_role_arn: str
     confluent_role_arn: str
     external_id: str
+    #: Wall-clock time the integration was created; its external ID cannot be in a trust policy before.
+    created_at: float = 0.0
+
+
+RolePolicies = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Version:
+    """One version of a role's trust and permission policies, and what was in force before it."""
+
+    digest: str
+    made_at: float
+    policies: RolePolicies
+    before: RolePolicies | None
+
+    def in_force(self, now: float, delay: float) -> RolePolicies | None:
+        return self.policies if now - self.made_at >= delay else self.before
+
+
+class IamPropagation:
+    """IAM's eventual consistency: a changed policy takes effect `delay` seconds after it was made.
+
+    The emulator cannot see when AWS stored a change; it learns of it when it next reads the role
+    (on every connector start). A version seen for the first time counts as made then, except on the
+    first look at a role: then it is as old as the later of the role's creation and the integration's
+    (a trust statement naming the integration's external ID cannot predate the integration). Until a
+    version is in force, the one before it is; for a role seen for the first time, nothing is, which is
+    how AWS answers an AssumeRole of a role it does not know yet.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, _Version] = {}
+        self._lock = threading.Lock()
+
+    def in_force(
+        self, role_arn: str, policies: RolePolicies, *, first_made_at: float, delay: float, now: float | None = None
+    ) -> RolePolicies | None:
+        """The policies AssumeRole and the role's calls are decided with now."""
+        now = time.time() if now is None else now
+        digest = hashlib.sha256(json.dumps(policies, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            version = self._versions.get(role_arn)
+            if version is None:
+                version = _Version(digest, min(first_made_at, now), policies, None)
+            elif version.digest != digest:
+                version = _Version(digest, now, policies, version.in_force(now, delay))
+            self._versions[role_arn] = version
+            return version.in_force(now, delay)
 
 
 @dataclass
@@ -121,9 +194,11 @@ def _assume_denied_trace(grant: IntegrationGrant, session: str, reason: str) -> 
     )
 
 
-def _load_role_policies(iam: Any, role_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The trust policy and every permission policy document of a role."""
+def _load_role_policies(iam: Any, role_name: str) -> tuple[RolePolicies, float]:
+    """The trust policy and every permission policy document of a role, and when the role was created."""
     role = iam.get_role(RoleName=role_name)["Role"]
+    created = role.get("CreateDate")
+    created_at = created.timestamp() if isinstance(created, datetime) else 0.0
     trust = parse_policy_document(role["AssumeRolePolicyDocument"])
     permissions: list[dict[str, Any]] = []
     for page in iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
@@ -135,7 +210,7 @@ def _load_role_policies(iam: Any, role_name: str) -> tuple[dict[str, Any], list[
             policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
             version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
             permissions.append(parse_policy_document(version["PolicyVersion"]["Document"]))
-    return trust, permissions
+    return (trust, permissions), created_at
 
 
 def check_assume_role(trust: Mapping[str, Any], grant: IntegrationGrant, session: str) -> str | None:
@@ -226,12 +301,18 @@ def decide_and_run(
     connector_name: str,
     config: Mapping[str, str],
     next_offsets: Mapping[str, int],
+    propagation: IamPropagation | None = None,
+    propagation_delay: float = 0.0,
 ) -> RunOutcome:
-    """Start a connector that authenticates with an IAM role: decide like AWS, then move data."""
+    """Start a connector that authenticates with an IAM role: decide like AWS, then move data.
+
+    With `propagation`, the role's policies are the ones in force `propagation_delay` seconds after
+    each change (IAM is eventually consistent), not the ones stored now.
+    """
     session = f"confluent-{connector_name}"[:64]
     iam = _client(settings, "iam")
     try:
-        trust, permissions = _load_role_policies(iam, _role_name(grant.customer_role_arn))
+        stored, created_at = _load_role_policies(iam, _role_name(grant.customer_role_arn))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "NoSuchEntity":
@@ -240,6 +321,18 @@ def decide_and_run(
         return RunOutcome(False, f"Unable to read role {grant.customer_role_arn}: {error}")
     except BotoCoreError as error:
         return RunOutcome(False, f"Unable to reach AWS: {error}")
+    in_force: RolePolicies | None = stored
+    if propagation is not None:
+        in_force = propagation.in_force(
+            grant.customer_role_arn,
+            stored,
+            first_made_at=max(created_at, grant.created_at),
+            delay=propagation_delay,
+        )
+    if in_force is None:
+        # The role is too new for STS to know it yet.
+        return RunOutcome(False, _assume_denied_trace(grant, session, ""))
+    trust, permissions = in_force
 
     if _account_of(grant.customer_role_arn) == "":
         return RunOutcome(False, _assume_denied_trace(grant, session, ""))
@@ -251,7 +344,7 @@ def decide_and_run(
     if connector_class == "S3_SINK":
         return _run_s3_sink(settings, permissions, caller, connector_name, config, next_offsets)
     if connector_class == "DynamoDbCdcSource":
-        return _run_dynamodb_cdc(settings, permissions, caller, grant, config)
+        return _run_dynamodb_cdc(settings, permissions, caller, grant, config, connector_name)
     return RunOutcome(True, task_message="Assumed the customer role; no data movement simulated for this class")
 
 
@@ -271,7 +364,8 @@ def _run_s3_sink(
     bucket = config.get("s3.bucket.name", "")
     topics_dir = config.get("topics.dir", "topics")
     offsets = dict(next_offsets)
-    wanted = [(a, f"arn:aws:s3:::{bucket}") for a in S3_BUCKET_ACTIONS]
+    wanted = [(a, "arn:aws:s3:::*") for a in S3_ACCOUNT_ACTIONS]
+    wanted += [(a, f"arn:aws:s3:::{bucket}") for a in S3_BUCKET_ACTIONS]
     # Object actions are decided on the objects the sink is about to write, as S3 would decide them, so a
     # grant scoped to the topics prefix works just like `bucket/*`.
     for topic in _csv(config.get("topics")):
@@ -320,31 +414,80 @@ def _run_s3_sink(
     )
 
 
+def _tag_filters(raw: str | None) -> dict[str, set[str]]:
+    """`dynamodb.table.tag.filters`: "key1:v1,v2;key2:v3" -> {key1: {v1, v2}, key2: {v3}}."""
+    filters: dict[str, set[str]] = {}
+    for clause in (raw or "").split(";"):
+        key, _, values = clause.partition(":")
+        if key.strip():
+            filters[key.strip()] = {v.strip() for v in values.split(",") if v.strip()}
+    return filters
+
+
+def _tables_by_tag(dynamodb: Any, filters: dict[str, set[str]]) -> list[str]:
+    """Tables whose tags match every filter (a key with no values matches any value)."""
+    found = []
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        for table in page["TableNames"]:
+            arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+            tags = {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
+            if all(key in tags and (not values or tags[key] in values) for key, values in filters.items()):
+                found.append(table)
+    return found
+
+
 def _run_dynamodb_cdc(
     settings: AwsSettings,
     permissions: list[dict[str, Any]],
     caller: str,
     grant: IntegrationGrant,
     config: Mapping[str, str],
+    connector_name: str,
 ) -> RunOutcome:
     region = _region_from_endpoint(config.get("dynamodb.service.endpoint"), settings.region)
     account = _account_of(grant.customer_role_arn)
-    tables = _csv(config.get("dynamodb.table.includelist"))
+    sync_mode = config.get("dynamodb.table.sync.mode", "SNAPSHOT_CDC")
+    snapshot, cdc = sync_mode in ("SNAPSHOT", "SNAPSHOT_CDC"), sync_mode in ("CDC", "SNAPSHOT_CDC")
     dynamodb = _client(settings, "dynamodb")
+    table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{{}}"
+    if config.get("dynamodb.table.discovery.mode", "INCLUDELIST") == "TAG":
+        denied = _first_denied(permissions, [(TAG_DISCOVERY_ACTION, "*")])
+        if denied is not None:
+            return RunOutcome(False, _tagging_trace(denied, caller))
+        tables = _tables_by_tag(dynamodb, _tag_filters(config.get("dynamodb.table.tag.filters")))
+    else:
+        tables = _csv(config.get("dynamodb.table.includelist"))
+    wanted: list[tuple[str, str]] = []
+    for table in tables:
+        if snapshot:
+            wanted += [(a, table_arn.format(table)) for a in DYNAMODB_SNAPSHOT_ACTIONS]
+        if cdc:
+            stream = f"{table_arn.format(table)}/stream/{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.000')}"
+            wanted += [(a, stream) for a in DYNAMODB_STREAM_ACTIONS]
+    if cdc and tables:
+        wanted.append((DYNAMODB_LIST_STREAMS, "*"))
+        prefix = config.get("dynamodb.cdc.checkpointing.table.prefix", DYNAMODB_CHECKPOINT_PREFIX)
+        checkpoint = table_arn.format(f"{prefix}{connector_name}")
+        wanted += [(a, checkpoint) for a in DYNAMODB_CHECKPOINT_ACTIONS]
+    denied = _first_denied(permissions, wanted)
+    if denied is not None:
+        action, resource, decision = denied
+        return RunOutcome(False, _permission_trace("dynamodb", decision, action, resource, caller))
     items_read: dict[str, int] = {}
     for table in tables:
-        table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table}"
-        stream_arn = f"{table_arn}/stream/{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.000')}"
-        wanted = [(a, table_arn) for a in DYNAMODB_TABLE_ACTIONS]
-        wanted += [(a, stream_arn) for a in DYNAMODB_STREAM_ACTIONS]
-        denied = _first_denied(permissions, wanted)
-        if denied is not None:
-            action, resource, decision = denied
-            return RunOutcome(False, _permission_trace("dynamodb", decision, action, resource, caller))
         try:
+            description = dynamodb.describe_table(TableName=table)["Table"]
+            if cdc and not description.get("LatestStreamArn"):
+                # The CDC modes read the table's stream; a table without one cannot be captured.
+                return RunOutcome(
+                    False,
+                    f"io.confluent.connect.dynamodb.cdc.DynamoDbCdcException: DynamoDB Streams is not enabled on "
+                    f"table {table}; enable a stream (NEW_AND_OLD_IMAGES) or use dynamodb.table.sync.mode SNAPSHOT",
+                )
             count = 0
-            for page in dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT"):
-                count += int(page.get("Count", 0))
+            if snapshot:
+                for page in dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT"):
+                    count += int(page.get("Count", 0))
         except ClientError as error:
             error_info = error.response.get("Error", {})
             return RunOutcome(
@@ -358,5 +501,15 @@ def _run_dynamodb_cdc(
     return RunOutcome(
         True,
         task_message=f"Snapshot read {summary}" if summary else "No tables to snapshot",
-        activity={"dynamodb_items_read": items_read},
+        activity={"dynamodb_items_read": items_read, "dynamodb_tables": list(tables)},
+    )
+
+
+def _tagging_trace(denied: tuple[str, str, Decision], caller: str) -> str:
+    action, _, decision = denied
+    why = "with an explicit deny" if decision is Decision.EXPLICIT_DENY else "as no identity-based policy allows it"
+    return (
+        f"com.amazonaws.services.resourcegroupstaggingapi.model.AWSResourceGroupsTaggingAPIException: User: {caller} "
+        f"is not authorized to perform: {action} {why} (Service: AWSResourceGroupsTaggingAPI; Status Code: 400; "
+        f"Error Code: AccessDeniedException; Request ID: {_request_id()})"
     )

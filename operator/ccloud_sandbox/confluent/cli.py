@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any
 
 from ccloud_sandbox.confluent.aws_access import AwsSettings
 from ccloud_sandbox.confluent.faults import FaultSettings
+from ccloud_sandbox.confluent.realism import profile
 from ccloud_sandbox.confluent.server import ServeOptions, serve
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
+    parser.add_argument("--listen-fd", type=int, help="serve on this inherited listening socket (host/port ignored)")
     aws = parser.add_argument_group("AWS (normally a moto server)")
     aws.add_argument("--aws-endpoint", help="AWS endpoint URL used to read IAM roles and move data")
     aws.add_argument("--aws-access-key-id", default="testing")
@@ -27,7 +30,28 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     keys.add_argument("--api-secret")
     parser.add_argument("--integration-quota", type=int, default=100, help="provider integrations per organization")
     parser.add_argument("--state-file", type=Path, help="JSON file that keeps all state across restarts")
-    parser.add_argument("--provisioning-seconds", type=float, default=1.0, help="time from PROVISIONING to RUNNING")
+    realism = parser.add_argument_group("realism (ccloud_sandbox/confluent/realism.py: each knob and its source)")
+    realism.add_argument(
+        "--profile",
+        choices=["realistic", "kind"],
+        default="realistic",
+        help="realistic: as harsh as the real service (default); kind: a forgiving stand-in for unit-style tests",
+    )
+    realism.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiplies every duration of the profile (0.02: 50x faster)"
+    )
+    realism.add_argument(
+        "--realism",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="change one knob of the profile, e.g. read_lag_seconds=10 (VALUE is JSON); repeatable",
+    )
+    realism.add_argument(
+        "--provisioning-seconds",
+        type=float,
+        help="PROVISIONING -> RUNNING in emulator seconds (overrides the profile's value times the time scale)",
+    )
     parser.add_argument("--response-log", type=Path, help="append every emulated-API response to this JSONL file")
     faults = parser.add_argument_group("faults (also settable at run time through PUT /_sandbox/faults)")
     faults.add_argument("--latency-ms", type=float, default=0.0)
@@ -67,16 +91,31 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         "rate_limit_burst": args.rate_limit_burst,
         "seed": args.seed,
     }
+    overrides = {}
+    for item in args.realism:
+        knob, _, raw = item.partition("=")
+        try:
+            overrides[knob.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[knob.strip()] = raw
+    try:
+        realism = profile(args.profile, time_scale=args.time_scale, **overrides)
+        if args.provisioning_seconds is not None:
+            nominal = args.provisioning_seconds / (args.time_scale or 1.0)
+            realism = realism.updated({"provisioning_seconds": nominal})
+    except ValueError as error:
+        raise SystemExit(f"invalid realism setting: {error}") from error
     return ServeOptions(
         host=args.host,
         port=args.port,
+        listen_fd=args.listen_fd,
         aws=aws,
         region=args.aws_region,
         api_key=args.api_key,
         api_secret=args.api_secret,
         integration_quota=args.integration_quota,
         state_file=args.state_file,
-        provisioning_seconds=args.provisioning_seconds,
+        realism=realism,
         response_log=args.response_log,
         faults=FaultSettings.from_json(faults),
     )

@@ -1,18 +1,24 @@
 """Connect API v1 under `/connect/v1/environments/{environment_id}/clusters/{kafka_cluster_id}`.
 
-Connectors are keyed by name. Choices where the real service is undocumented (see the package docstring):
-duplicate create is 409; delete removes the connector at once; PUT config on a missing connector creates
-it (200, the spec lists no 201).
+Connectors are keyed by name. Writes change the true state; reads (list, read, config, status, tasks)
+see it through the read replica, which trails by the realism's read lag. A deleted connector lingers in
+state DELETED (listed, counted in its integration's usages, its name still taken) for the realism's
+`delete_linger_seconds`. Choices where the real service is undocumented (see the package docstring and
+`realism`): a duplicate create answers 400 or 409 (a seeded draw); a missing connector or cluster
+answers the realism's `missing_resource_status` (403 in the realistic profile); PUT config on a missing
+connector creates it (200, the spec lists no 201).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 
 from ccloud_sandbox.confluent.context import (
     OPERATION_OVERRIDE,
+    Sandbox,
     caller,
     json_body,
     json_response,
@@ -34,13 +40,19 @@ BASE = "/connect/v1/environments/{environment_id}/clusters/{kafka_cluster_id}"
 SCHEMA_REGISTRY_FORMATS = ("AVRO", "JSON_SR", "PROTOBUF")
 
 
+def _missing(request: web.Request, detail: str) -> ApiError:
+    """The error for something that does not exist: 404, or 403 where the API answers that instead."""
+    status = sandbox_of(request).realism.missing_resource_status
+    return ApiError(status, detail if status == 404 else "Forbidden Access")
+
+
 def _scope(request: web.Request) -> tuple[str, str]:
     state = sandbox_of(request).state
     environment_id = request.match_info["environment_id"]
     cluster_id = request.match_info["kafka_cluster_id"]
     cluster = state.clusters.get(cluster_id)
     if environment_id not in state.environments or cluster is None or cluster.environment_id != environment_id:
-        raise ApiError(404, "account not found")
+        raise _missing(request, "account not found")
     return environment_id, cluster_id
 
 
@@ -64,11 +76,22 @@ def _managed_scope(request: web.Request) -> tuple[str, str]:
 
 
 def _find(request: web.Request) -> Connector:
+    """The connector a write names, from the true state (a deleted one is not found)."""
     name = request.match_info["connector_name"]
-    connector = sandbox_of(request).state.find_connector(*_scope(request), name)
+    connector = sandbox_of(request).state.live_connector(*_scope(request), name)
     if connector is None:
-        raise ApiError(404, f"Connector {name} not found")
+        raise _missing(request, f"Connector {name} not found")
     return connector
+
+
+def _seen(request: web.Request) -> dict[str, Any]:
+    """The connector a read names, as the read replica shows it (an expanded-list entry)."""
+    name = request.match_info["connector_name"]
+    sandbox = sandbox_of(request)
+    entry = sandbox.connector_reads.view(SandboxState.connector_slot(*_scope(request), name))
+    if entry is None:
+        raise _missing(request, f"Connector {name} not found")
+    return entry
 
 
 def _type_of(connector: Connector) -> str:
@@ -109,6 +132,15 @@ def connector_json(state: SandboxState, connector: Connector) -> dict[str, Any]:
         "config": shown_config(state, connector),
         "tasks": _task_refs(connector),
         "type": _type_of(connector),
+    }
+
+
+def expanded_entry(state: SandboxState, connector: Connector) -> dict[str, Any]:
+    """Everything reads show of a connector: one entry of `?expand=id,info,status`."""
+    return {
+        "id": {"id": connector.id, "id_type": "ID"},
+        "info": connector_json(state, connector),
+        "status": status_json(connector),
     }
 
 
@@ -185,23 +217,14 @@ def _checked_config(request: web.Request, name: str, config: Any, environment_id
 async def list_connectors(request: web.Request) -> web.StreamResponse:
     """GET .../connectors, and with `?expand=id,info,status` the expanded map."""
     environment_id, cluster_id = _operable_scope(request)
-    state = sandbox_of(request).state
-    connectors = state.connectors_in(environment_id, cluster_id)
+    prefix = SandboxState.connector_slot(environment_id, cluster_id, "")
+    seen = [entry for slot, entry in sandbox_of(request).connector_reads.visible() if slot.startswith(prefix)]
     expand = {part.strip() for part in request.query.get("expand", "").split(",") if part.strip()}
     expand &= {"id", "info", "status"}
     if not expand:
-        return json_response([c.name for c in connectors])
+        return json_response([entry["info"]["name"] for entry in seen])
     request[OPERATION_OVERRIDE] = "listConnectv1ConnectorsWithExpansions"
-    expanded: dict[str, Any] = {}
-    for connector in connectors:
-        entry: dict[str, Any] = {}
-        if "id" in expand:
-            entry["id"] = {"id": connector.id, "id_type": "ID"}
-        if "info" in expand:
-            entry["info"] = connector_json(state, connector)
-        if "status" in expand:
-            entry["status"] = status_json(connector)
-        expanded[connector.name] = entry
+    expanded = {entry["info"]["name"]: {part: entry[part] for part in sorted(expand)} for entry in seen}
     return json_response(expanded)
 
 
@@ -217,7 +240,8 @@ async def create_connector(request: web.Request) -> web.StreamResponse:
     if not isinstance(name, str) or not name:
         raise ApiError(400, "Connector name is required")
     if sandbox.state.find_connector(environment_id, cluster_id, name) is not None:
-        raise ApiError(409, f"Connector {name} already exists")
+        # A name is taken until a deleted connector of that name has stopped lingering.
+        raise ApiError(sandbox.draws.duplicate_connector_status(sandbox.realism), f"Connector {name} already exists")
     config = _checked_config(request, name, body.get("config"), environment_id)
     connector = Connector(
         name=name,
@@ -228,7 +252,7 @@ async def create_connector(request: web.Request) -> web.StreamResponse:
     )
     sandbox.state.connectors[SandboxState.connector_slot(environment_id, cluster_id, name)] = connector
     sandbox.runtime.provision(connector)
-    sandbox.persist()
+    sandbox.changed(connector)
     body_out = connector_json(sandbox.state, connector)
     offsets = body.get("offsets")
     body_out["offsets"] = offsets if isinstance(offsets, list) else []
@@ -239,18 +263,25 @@ async def create_connector(request: web.Request) -> web.StreamResponse:
 async def read_connector(request: web.Request) -> web.StreamResponse:
     """GET .../connectors/{connector_name}"""
     _operable_scope(request)
-    return json_response(connector_json(sandbox_of(request).state, _find(request)))
+    return json_response(_seen(request)["info"])
+
+
+def delete(sandbox: Sandbox, connector: Connector) -> None:
+    """Delete a connector: it stops, then lingers in state DELETED for the realism's linger time."""
+    sandbox.runtime.forget(connector)
+    connector.state = "DELETED"
+    connector.trace = ""
+    connector.tasks = []
+    connector.deleted_at = time.time()
+    sandbox.changed(connector)
+    sandbox.sweep()
 
 
 @operation("deleteConnectv1Connector")
 async def delete_connector(request: web.Request) -> web.StreamResponse:
-    """DELETE .../connectors/{connector_name}: 200 `{"error": null}`; gone from lists at once."""
+    """DELETE .../connectors/{connector_name}: 200 `{"error": null}`; then it lingers as DELETED."""
     _managed_scope(request)
-    sandbox = sandbox_of(request)
-    connector = _find(request)
-    sandbox.runtime.forget(connector)
-    del sandbox.state.connectors[SandboxState.connector_slot(*connector.key)]
-    sandbox.persist()
+    delete(sandbox_of(request), _find(request))
     return json_response({"error": None})
 
 
@@ -258,7 +289,7 @@ async def delete_connector(request: web.Request) -> web.StreamResponse:
 async def get_config(request: web.Request) -> web.StreamResponse:
     """GET .../connectors/{connector_name}/config: masked, with server-added keys."""
     _operable_scope(request)
-    return json_response(shown_config(sandbox_of(request).state, _find(request)))
+    return json_response(_seen(request)["info"]["config"])
 
 
 @operation("createOrUpdateConnectv1ConnectorConfig")
@@ -269,6 +300,8 @@ async def put_config(request: web.Request) -> web.StreamResponse:
     name = request.match_info["connector_name"]
     config = _checked_config(request, name, await json_body(request), environment_id)
     connector = sandbox.state.find_connector(environment_id, cluster_id, name)
+    if connector is not None and connector.deleting:
+        raise _missing(request, f"Connector {name} not found")
     if connector is None:
         connector = Connector(
             name=name, id=new_resource_id("lcc"), environment_id=environment_id, cluster_id=cluster_id, config=config
@@ -277,7 +310,7 @@ async def put_config(request: web.Request) -> web.StreamResponse:
     else:
         connector.config = config
     sandbox.runtime.provision(connector)
-    sandbox.persist()
+    sandbox.changed(connector)
     return json_response(connector_json(sandbox.state, connector))
 
 
@@ -285,20 +318,17 @@ async def put_config(request: web.Request) -> web.StreamResponse:
 async def read_status(request: web.Request) -> web.StreamResponse:
     """GET .../connectors/{connector_name}/status"""
     _operable_scope(request)
-    return json_response(status_json(_find(request)))
+    return json_response(_seen(request)["status"])
 
 
 @operation("listConnectv1ConnectorTasks")
 async def list_tasks(request: web.Request) -> web.StreamResponse:
     """GET .../connectors/{connector_name}/tasks"""
     _operable_scope(request)
-    connector = _find(request)
-    config = shown_config(sandbox_of(request).state, connector)
+    info = _seen(request)["info"]
+    tasks = [ref["task"] for ref in info["tasks"]]
     return json_response(
-        [
-            {"id": {"connector": connector.name, "task": t.id}, "config": {**config, "task.id": str(t.id)}}
-            for t in connector.tasks
-        ]
+        [{"id": {"connector": info["name"], "task": t}, "config": {**info["config"], "task.id": str(t)}} for t in tasks]
     )
 
 
@@ -306,8 +336,9 @@ def _lifecycle(request: web.Request, action: str) -> web.StreamResponse:
     """Hand the connector to the runtime's `action` (pause, resume, restart): 202, asynchronous."""
     _operable_scope(request)
     sandbox = sandbox_of(request)
-    getattr(sandbox.runtime, action)(_find(request))
-    sandbox.persist()
+    connector = _find(request)
+    getattr(sandbox.runtime, action)(connector)
+    sandbox.changed(connector)
     return web.Response(status=202)
 
 

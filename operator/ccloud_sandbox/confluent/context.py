@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from ccloud_sandbox.confluent.auth import Authorizer
 from ccloud_sandbox.confluent.errors import ApiError
 from ccloud_sandbox.confluent.faults import FaultInjector
 from ccloud_sandbox.confluent.observe import RequestLog, ResponseLog
+from ccloud_sandbox.confluent.realism import Draws, Realism
+from ccloud_sandbox.confluent.replica import Replica
 from ccloud_sandbox.confluent.runtime import ConnectorRuntime
-from ccloud_sandbox.confluent.state import ApiKey, SandboxState, StateFile
+from ccloud_sandbox.confluent.state import ApiKey, Connector, Integration, SandboxState, StateFile
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,9 +36,18 @@ def operation(operation_id: str) -> Callable[[Handler], Handler]:
     return tag
 
 
+#: Renders a connector as one entry of the expanded list (`{"id", "info", "status"}`).
+ConnectorRenderer = Callable[[SandboxState, Connector], dict[str, Any]]
+
+
 @dataclass
 class Sandbox:
-    """State, runtime and observation of one emulator process."""
+    """State, runtime and observation of one emulator process.
+
+    `state` is the truth, which writes change; reads go through `connector_reads` and
+    `integration_reads`, which trail it by the realism's read lag. Every change is announced with
+    `changed(...)`, which records what reads will see and saves the state file.
+    """
 
     state: SandboxState
     state_file: StateFile | None
@@ -44,11 +56,50 @@ class Sandbox:
     faults: FaultInjector
     requests: RequestLog
     responses: ResponseLog | None
+    realism: Realism
+    draws: Draws
+    render_connector: ConnectorRenderer
+    connector_reads: Replica[dict[str, Any]] = field(init=False)
+    integration_reads: Replica[Integration] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connector_reads = Replica(lambda: self.realism.read_lag)
+        self.integration_reads = Replica(lambda: self.realism.read_lag)
+        for slot, connector in self.state.connectors.items():
+            self.connector_reads.seed(slot, self.render_connector(self.state, connector))
+        for integration in self.state.integrations.values():
+            self.integration_reads.seed(integration.id, Integration(**vars(integration)))
 
     def persist(self) -> None:
         """Write the state file (if any) after a change."""
         if self.state_file is not None:
             self.state_file.save(self.state)
+
+    def changed(self, *objects: Connector | Integration) -> None:
+        """Announce changes: reads will see each object as it is now (or gone), after the lag."""
+        for changed in objects:
+            if isinstance(changed, Connector):
+                slot = SandboxState.connector_slot(*changed.key)
+                present = self.state.connectors.get(slot) is changed
+                self.connector_reads.record(slot, self.render_connector(self.state, changed) if present else None)
+            else:
+                present = self.state.integrations.get(changed.id) is changed
+                self.integration_reads.record(changed.id, Integration(**vars(changed)) if present else None)
+        self.persist()
+
+    def sweep(self, now: float | None = None) -> None:
+        """Forget deleted connectors whose linger is over."""
+        now = time.time() if now is None else now
+        linger = self.realism.delete_linger
+        gone = [
+            connector
+            for connector in self.state.connectors.values()
+            if connector.deleted_at is not None and now - connector.deleted_at >= linger
+        ]
+        for connector in gone:
+            del self.state.connectors[SandboxState.connector_slot(*connector.key)]
+        if gone:
+            self.changed(*gone)
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)

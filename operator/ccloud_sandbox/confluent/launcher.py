@@ -5,7 +5,7 @@
         httpx.get(f"{info.url}/pim/v1/integrations", params={"environment": info.environment_id},
                   auth=info.basic_auth)
         emulator.admin().state()        # the /_sandbox/ API
-        emulator.restart()              # same port and state file
+        emulator.restart()              # same port (its socket is held meanwhile) and state file
 
 When `CCLOUD_SANDBOX_RESPONSE_LOG_DIR` is set, every start appends each emulated-API response to
 `<dir>/<unique>.jsonl` (the conformance test validates those files against the official OpenAPI specs).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,8 @@ class EmulatorProcess:
     """`python -m ccloud_sandbox.confluent serve ...` in a subprocess.
 
     Arguments mirror the CLI flags; `extra_args` passes anything else (e.g. fault flags) through.
+    `profile` is "realistic" (the default, as harsh as the real service) or "kind"; `time_scale`
+    multiplies the profile's durations; `realism` changes single knobs (`realism.Realism`).
     """
 
     def __init__(
@@ -75,7 +78,10 @@ class EmulatorProcess:
         api_key: str | None = None,
         api_secret: str | None = None,
         state_file: Path | None = None,
-        provisioning_seconds: float = 1.0,
+        profile: str = "realistic",
+        time_scale: float = 1.0,
+        realism: dict[str, object] | None = None,
+        provisioning_seconds: float | None = None,
         integration_quota: int = 100,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -89,6 +95,9 @@ class EmulatorProcess:
         self.api_key = api_key
         self.api_secret = api_secret
         self.state_file = state_file
+        self.profile = profile
+        self.time_scale = time_scale
+        self.realism = dict(realism or {})
         self.provisioning_seconds = provisioning_seconds
         self.integration_quota = integration_quota
         self.host = host
@@ -100,6 +109,10 @@ class EmulatorProcess:
         if log_dir:
             self.response_log = Path(log_dir) / f"emulator-{uuid.uuid4().hex}.jsonl"
         self._process: subprocess.Popen[bytes] | None = None
+        # The listening socket, made here once and handed to every start of the emulator: the port is
+        # the emulator's for the life of this object, so no other process can take it while the
+        # emulator restarts (a port closed and re-bound is anyone's meanwhile).
+        self._listener: socket.socket | None = None
         self._stderr: IO[bytes] | None = None
         self._info: EmulatorInfo | None = None
 
@@ -126,13 +139,20 @@ class EmulatorProcess:
             self.host,
             "--port",
             str(self.port),
+            *(["--listen-fd", str(self._listener.fileno())] if self._listener is not None else []),
             "--aws-region",
             self.aws_region,
-            "--provisioning-seconds",
-            str(self.provisioning_seconds),
+            "--profile",
+            self.profile,
+            "--time-scale",
+            str(self.time_scale),
             "--integration-quota",
             str(self.integration_quota),
         ]
+        for knob, value in sorted(self.realism.items()):
+            command += ["--realism", f"{knob}={json.dumps(value)}"]
+        if self.provisioning_seconds is not None:
+            command += ["--provisioning-seconds", str(self.provisioning_seconds)]
         if self.aws_endpoint:
             command += ["--aws-endpoint", self.aws_endpoint]
         if self.aws_access_key_id and self.aws_secret_access_key:
@@ -150,10 +170,16 @@ class EmulatorProcess:
         """Start the subprocess and wait for its JSON line."""
         if self.running:
             return self.info
+        if self._listener is None:
+            self._listener = socket.create_server((self.host, self.port), backlog=128)
         # Kept open across the process's life and closed in __exit__, hence no `with`.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            pass_fds=(self._listener.fileno(),),
         )
         line = self._read_ready_line(self._process)
         try:
@@ -217,10 +243,17 @@ class EmulatorProcess:
         self.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def close(self) -> None:
+        """Stop the emulator for good: its port and its captured stderr go too."""
         self.stop()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

@@ -2,9 +2,10 @@
 
 - `RequestLog`: an in-memory ring of request records (method, path, query, status, duration, time, fault)
   read and reset through `/_sandbox/requests`. The Authorization header is never recorded.
-- `ResponseLog`: an append-only JSON-lines file of every emulated-API response (method, path, route
-  template, operation id, status, content type, parsed JSON body), used by the conformance test to check
-  responses against the official OpenAPI files.
+- `ResponseLog`: an append-only JSON-lines file of every emulated-API exchange (the client's
+  User-Agent, method, path, query, the request's JSON body with sensitive config values masked, route
+  template, operation id, status, content type, parsed JSON response body), used by the conformance test
+  to check requests and responses against the official OpenAPI files.
 """
 
 from __future__ import annotations

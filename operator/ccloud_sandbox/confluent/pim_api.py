@@ -1,8 +1,15 @@
-"""Provider Integration API v1 (`/pim/v1/integrations`)."""
+"""Provider Integration API v1 (`/pim/v1/integrations`).
+
+Writes change the true state; the list and the read see it through the read replica, which trails by
+the realism's read lag. The list's `provider` filter is an exact match in the realistic profile [pim1].
+A missing integration answers the realism's `missing_resource_status` (403 in the realistic profile).
+Deleting an integration that connectors use is refused with 400, the status the DELETE documents.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -23,7 +30,8 @@ from ccloud_sandbox.confluent.state import CONFLUENT_AWS_ACCOUNT_ID, Integration
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
-def _integration_json(request: web.Request, state: SandboxState, integration: Integration) -> dict[str, Any]:
+def integration_json(request: web.Request, state: SandboxState, integration: Integration) -> dict[str, Any]:
+    """The `pim.v1.Integration` representation (usages from the true state)."""
     env_id = integration.environment_id
     return {
         "api_version": "pim/v1",
@@ -68,11 +76,43 @@ def _readable_environment(request: web.Request, environment_id: str) -> None:
         raise ApiError(403, f"The user '{caller(request)}' is not allowed to access environment '{environment_id}'")
 
 
+def _missing(request: web.Request) -> ApiError:
+    if sandbox_of(request).realism.missing_resource_status == 403:
+        return ApiError(403, f"The user '{caller(request)}' is not allowed to access '{request.match_info['id']}'")
+    return ApiError(404, f"Integration '{request.match_info['id']}' was not found", code="resource_not_found")
+
+
 def _find(request: web.Request, environment_id: str) -> Integration:
-    state = sandbox_of(request).state
-    integration = state.integrations.get(request.match_info["id"])
+    """The integration a write names, from the true state."""
+    integration = sandbox_of(request).state.integrations.get(request.match_info["id"])
     if integration is None or integration.environment_id != environment_id:
-        raise ApiError(404, f"Integration '{request.match_info['id']}' was not found", code="resource_not_found")
+        raise _missing(request)
+    return integration
+
+
+def _seen(request: web.Request, environment_id: str) -> Integration:
+    """The integration a read names, as the read replica shows it."""
+    integration = sandbox_of(request).integration_reads.view(request.match_info["id"])
+    if integration is None or integration.environment_id != environment_id:
+        raise _missing(request)
+    return integration
+
+
+def new_integration(
+    state: SandboxState, *, environment_id: str, display_name: str, provider: str, role_arn: str
+) -> Integration:
+    """Register a customer role: Confluent's side gets its own role ARN and a fresh external ID."""
+    integration = Integration(
+        id=new_resource_id("cspi"),
+        display_name=display_name,
+        provider=provider,
+        environment_id=environment_id,
+        customer_iam_role_arn=role_arn,
+        iam_role_arn=f"arn:aws:iam::{CONFLUENT_AWS_ACCOUNT_ID}:role/cspi-{uuid.uuid4().hex[:16]}-assumer",
+        external_id=str(uuid.uuid4()),
+        created_at=time.time(),
+    )
+    state.integrations[integration.id] = integration
     return integration
 
 
@@ -83,10 +123,15 @@ async def list_integrations(request: web.Request) -> web.StreamResponse:
     environment_id = _required_environment(request)
     _readable_environment(request, environment_id)
     provider = request.query.get("provider")
+    exact = sandbox.realism.provider_filter_exact
+
+    def provider_matches(integration: Integration) -> bool:
+        if provider is None:
+            return True
+        return integration.provider == provider if exact else integration.provider.lower() == provider.lower()
+
     matching = [
-        i
-        for i in sandbox.state.integrations.values()
-        if i.environment_id == environment_id and (provider is None or i.provider.lower() == provider.lower())
+        i for _, i in sandbox.integration_reads.visible() if i.environment_id == environment_id and provider_matches(i)
     ]
     page, metadata = paginate(request, matching)
     return json_response(
@@ -94,7 +139,7 @@ async def list_integrations(request: web.Request) -> web.StreamResponse:
             "api_version": "pim/v1",
             "kind": "IntegrationList",
             "metadata": metadata,
-            "data": [_integration_json(request, sandbox.state, i) for i in page],
+            "data": [integration_json(request, sandbox.state, i) for i in page],
         }
     )
 
@@ -162,20 +207,12 @@ async def create_integration(request: web.Request) -> web.StreamResponse:
                 headers={"Location": location},
             )
 
-    integration_id = new_resource_id("cspi")
-    integration = Integration(
-        id=integration_id,
-        display_name=display_name,
-        provider=provider,
-        environment_id=environment_id,
-        customer_iam_role_arn=role_arn,
-        iam_role_arn=f"arn:aws:iam::{CONFLUENT_AWS_ACCOUNT_ID}:role/cspi-{uuid.uuid4().hex[:16]}-assumer",
-        external_id=str(uuid.uuid4()),
+    integration = new_integration(
+        state, environment_id=environment_id, display_name=display_name, provider=provider, role_arn=role_arn
     )
-    state.integrations[integration_id] = integration
-    sandbox.persist()
-    location = f"{base_url(request)}/pim/v1/integrations/{integration_id}?environment={environment_id}"
-    return json_response(_integration_json(request, state, integration), 201, {"Location": location})
+    sandbox.changed(integration)
+    location = f"{base_url(request)}/pim/v1/integrations/{integration.id}?environment={environment_id}"
+    return json_response(integration_json(request, state, integration), 201, {"Location": location})
 
 
 @operation("getPimV1Integration")
@@ -183,13 +220,13 @@ async def get_integration(request: web.Request) -> web.StreamResponse:
     """GET /pim/v1/integrations/{id}?environment=..."""
     environment_id = _required_environment(request)
     _readable_environment(request, environment_id)
-    integration = _find(request, environment_id)
-    return json_response(_integration_json(request, sandbox_of(request).state, integration))
+    integration = _seen(request, environment_id)
+    return json_response(integration_json(request, sandbox_of(request).state, integration))
 
 
 @operation("deletePimV1Integration")
 async def delete_integration(request: web.Request) -> web.StreamResponse:
-    """DELETE /pim/v1/integrations/{id}?environment=...; refused with 409 while connectors use it."""
+    """DELETE /pim/v1/integrations/{id}?environment=...; refused with 400 while connectors use it."""
     sandbox = sandbox_of(request)
     environment_id = _required_environment(request)
     _readable_environment(request, environment_id)
@@ -202,15 +239,15 @@ async def delete_integration(request: web.Request) -> web.StreamResponse:
     integration = _find(request, environment_id)
     usages = sandbox.state.integration_usages(integration)
     if usages:
-        # The real status is undocumented (CONTRACT.md section 9); the emulator answers 409.
+        # The real status is undocumented (CONTRACT.md section 9); 400 is the refusal the DELETE documents.
         raise ApiError(
-            409,
+            400,
             f"Provider integration '{integration.id}' is in use by {len(usages)} resource(s): {', '.join(usages)}",
             code="resource_in_use",
             title="Resource In Use",
         )
     del sandbox.state.integrations[integration.id]
-    sandbox.persist()
+    sandbox.changed(integration)
     return web.Response(status=204)
 
 

@@ -149,6 +149,11 @@ _S3_SINK_KEYS: tuple[ConfigKey, ...] = (
     _TASKS_KEY,
 )
 
+_DYNAMODB_CDC_FORMATS = ("AVRO", "JSON_SR", "PROTOBUF")
+
+#: DynamoDbCdcSource as its config reference lists it (kafka-docker-playground
+#: ccloud/fm-aws-dynamodb-cdc-source/config-DynamoDbCdcSource.txt, CONTRACT.md section 5): Schema Registry
+#: formats only, a checkpoint table prefix, and tag discovery through the Resource Groups Tagging API.
 _DYNAMODB_CDC_KEYS: tuple[ConfigKey, ...] = (
     *_COMMON_KEYS,
     *_AWS_AUTH_KEYS,
@@ -162,6 +167,8 @@ _DYNAMODB_CDC_KEYS: tuple[ConfigKey, ...] = (
         importance="HIGH",
     ),
     ConfigKey("dynamodb.table.includelist", type="LIST", group=_GROUP_DYNAMO, importance="HIGH"),
+    ConfigKey("dynamodb.table.tag.filters", group=_GROUP_DYNAMO, importance="MEDIUM"),
+    ConfigKey("aws.resource.tagging.endpoint", group=_GROUP_DYNAMO, importance="MEDIUM"),
     ConfigKey(
         "dynamodb.table.sync.mode",
         type="ENUM",
@@ -170,13 +177,30 @@ _DYNAMODB_CDC_KEYS: tuple[ConfigKey, ...] = (
         group=_GROUP_DYNAMO,
         importance="HIGH",
     ),
+    ConfigKey("dynamodb.cdc.checkpointing.table.prefix", default="connect-KCL-", group=_GROUP_DYNAMO),
+    ConfigKey(
+        "dynamodb.cdc.table.billing.mode",
+        type="ENUM",
+        default="PROVISIONED",
+        recommended_values=("PROVISIONED", "PAY_PER_REQUEST"),
+        group=_GROUP_DYNAMO,
+        importance="LOW",
+    ),
     ConfigKey(
         "output.data.format",
         type="ENUM",
-        required=True,
-        recommended_values=("AVRO", "JSON_SR", "PROTOBUF", "JSON"),
+        default="AVRO",
+        recommended_values=_DYNAMODB_CDC_FORMATS,
         group=_GROUP_OUTPUT,
         importance="HIGH",
+    ),
+    ConfigKey(
+        "output.data.key.format",
+        type="ENUM",
+        default="AVRO",
+        recommended_values=_DYNAMODB_CDC_FORMATS,
+        group=_GROUP_OUTPUT,
+        importance="MEDIUM",
     ),
     _TASKS_KEY,
 )
@@ -341,6 +365,11 @@ def validate(plugin: Plugin, config: Mapping[str, str], context: PluginContext) 
             fail(
                 "dynamodb.table.includelist",
                 '"dynamodb.table.includelist" is required when dynamodb.table.discovery.mode is INCLUDELIST',
+            )
+        if mode == "TAG" and not config.get("aws.resource.tagging.endpoint"):
+            fail(
+                "aws.resource.tagging.endpoint",
+                '"aws.resource.tagging.endpoint" is required when dynamodb.table.discovery.mode is TAG',
             )
     return ValidationResult(plugin, values, errors)
 

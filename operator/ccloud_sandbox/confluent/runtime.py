@@ -13,8 +13,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ccloud_sandbox.confluent.aws_access import AwsSettings, IntegrationGrant, RunOutcome, decide_and_run
+from ccloud_sandbox.confluent.aws_access import (
+    AwsSettings,
+    IamPropagation,
+    IntegrationGrant,
+    RunOutcome,
+    decide_and_run,
+)
 from ccloud_sandbox.confluent.plugins import IAM_ROLES, KAFKA_API_KEY
+from ccloud_sandbox.confluent.realism import Realism
 from ccloud_sandbox.confluent.state import MASK, Connector, SandboxState, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -34,20 +41,26 @@ class ConnectorRuntime:
     def __init__(
         self,
         state: SandboxState,
-        persist: Callable[[], None],
+        changed: Callable[[Connector], None],
         aws: AwsSettings | None,
-        provisioning_seconds: float,
+        realism: Callable[[], Realism],
     ) -> None:
         self._state = state
-        self._persist = persist
+        self._changed = changed
         self.aws = aws
-        self.provisioning_seconds = provisioning_seconds
+        self._realism = realism
+        self.iam_propagation = IamPropagation()
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
+    def provisioning_seconds(self) -> float:
+        """How long PROVISIONING lasts, in this emulator's time."""
+        return self._realism().provisioning
+
+    @property
     def transition_seconds(self) -> float:
-        """How long pause and resume take to show: half the provisioning time (they are asynchronous)."""
-        return self.provisioning_seconds / 2
+        """How long pause and resume take to show (they are asynchronous)."""
+        return self._realism().pause_resume
 
     # -- scheduling ----------------------------------------------------------------------------------
 
@@ -93,7 +106,12 @@ class ConnectorRuntime:
         self._schedule(connector, self._start(connector, connector.generation, self.provisioning_seconds))
 
     def pause(self, connector: Connector) -> None:
-        """Ask for PAUSED; the observed state follows after `transition_seconds`."""
+        """Ask for PAUSED; the observed state follows after `transition_seconds`.
+
+        Realistic: only a RUNNING (or DEGRADED) connector pauses; otherwise the call does nothing.
+        """
+        if self._realism().pause_only_when_running and connector.state not in (*RUNNING_STATES, "PAUSED"):
+            return
         connector.paused = True
         if connector.state in RUNNING_STATES:
             self._schedule(connector, self._apply_pause(connector))
@@ -103,10 +121,14 @@ class ConnectorRuntime:
             self._cancel(connector)
 
     def resume(self, connector: Connector) -> None:
-        """Ask for RUNNING; a FAILED connector is retried from PROVISIONING."""
+        """Ask for RUNNING. Realistic: only a PAUSED connector resumes ("or do nothing if the connector
+        is not paused"); kind: a FAILED connector is retried from PROVISIONING."""
+        if self._realism().pause_only_when_running and connector.state != "PAUSED" and not connector.paused:
+            return
         connector.paused = False
         if connector.state == "FAILED":
-            self.provision(connector)
+            if not self._realism().pause_only_when_running:
+                self.provision(connector)
         elif connector.state == "PAUSED":
             connector.generation += 1
             self._schedule(connector, self._start(connector, connector.generation, self.transition_seconds))
@@ -165,7 +187,7 @@ class ConnectorRuntime:
             connector.state = "PAUSED"
             connector.tasks = [TaskStatus(t.id, "PAUSED", t.msg) for t in connector.tasks]
             log.info("Connector %s paused", connector.name)
-            self._persist()
+            self._changed(connector)
 
     async def _start(self, connector: Connector, generation: int, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -189,7 +211,7 @@ class ConnectorRuntime:
             connector.trace = outcome.trace
             connector.tasks = [TaskStatus(i, "FAILED", outcome.trace) for i in range(count)]
             log.info("Connector %s failed: %s", connector.name, outcome.trace)
-        self._persist()
+        self._changed(connector)
 
     async def _decide(self, connector: Connector) -> RunOutcome:
         config = dict(connector.config)
@@ -218,6 +240,7 @@ class ConnectorRuntime:
             customer_role_arn=integration.customer_iam_role_arn,
             confluent_role_arn=integration.iam_role_arn,
             external_id=integration.external_id,
+            created_at=integration.created_at,
         )
         try:
             return await asyncio.to_thread(
@@ -228,6 +251,8 @@ class ConnectorRuntime:
                 connector.name,
                 config,
                 dict(connector.next_offsets),
+                self.iam_propagation,
+                self._realism().iam_propagation,
             )
         except Exception as error:  # an emulator bug or an unreachable AWS must not leave it PROVISIONING
             log.exception("Starting connector %s raised", connector.name)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -35,8 +36,10 @@ from ccloud_sandbox.confluent.context import (
 from ccloud_sandbox.confluent.errors import ApiError, family_of, render
 from ccloud_sandbox.confluent.faults import FaultInjector, FaultSettings
 from ccloud_sandbox.confluent.observe import RequestLog, ResponseLog
+from ccloud_sandbox.confluent.plugins import is_sensitive
+from ccloud_sandbox.confluent.realism import REALISTIC, Draws, Realism
 from ccloud_sandbox.confluent.runtime import ConnectorRuntime
-from ccloud_sandbox.confluent.state import ApiKey, SandboxState, StateFile, seed_state
+from ccloud_sandbox.confluent.state import MASK, ApiKey, SandboxState, StateFile, seed_state
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +52,16 @@ class ServeOptions:
 
     host: str = "127.0.0.1"
     port: int = 0
+    #: A listening socket inherited from the parent (`EmulatorProcess` keeps one across restarts, so the
+    #: port stays the emulator's while it is down); host and port are then ignored.
+    listen_fd: int | None = None
     aws: AwsSettings | None = None
     region: str = "us-east-1"
     api_key: str | None = None
     api_secret: str | None = None
     integration_quota: int = 100
     state_file: Path | None = None
-    provisioning_seconds: float = 1.0
+    realism: Realism = REALISTIC
     response_log: Path | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
 
@@ -109,6 +115,31 @@ def _parsed_body(response: web.StreamResponse) -> Any:
         return None
 
 
+def _masked(value: Any) -> Any:
+    """A request body with every sensitive config value replaced by the mask (the log is a file)."""
+    if isinstance(value, dict):
+        return {k: (MASK if isinstance(v, str) and is_sensitive(k) else _masked(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+async def _request_body(request: web.Request) -> Any:
+    """The parsed JSON request body, masked; None when there is none; the raw text when it is not JSON."""
+    if not request.can_read_body:
+        return None
+    try:
+        raw = await request.read()
+    except Exception:  # the client went away meanwhile: the entry goes without a body
+        return None
+    if not raw:
+        return None
+    try:
+        return _masked(json.loads(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"unparsed": raw[:200].decode(errors="replace")}
+
+
 def _http_error(error: web.HTTPException) -> ApiError:
     if error.status == 405:
         return ApiError(405, f"Method not allowed; allowed: {', '.join(sorted(getattr(error, 'allowed_methods', [])))}")
@@ -133,6 +164,7 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
 
     started = time.monotonic()
+    sandbox.sweep()
     family = family_of(request.path)
     verdict = sandbox.faults.decide(request.method, request.path)
     try:
@@ -175,6 +207,8 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         sandbox.responses.write(
             {
                 "time": now_iso(),
+                "client": request.headers.get("User-Agent", ""),
+                "request_body": await _request_body(request),
                 "method": request.method,
                 "path": request.path,
                 "query": dict(request.query),
@@ -202,11 +236,10 @@ def build_app(options: ServeOptions) -> web.Application:
     """The application with state loaded (or seeded); start it with `serve` or an AppRunner."""
     state, state_file = load_or_seed_state(options)
 
-    def persist() -> None:
-        if state_file is not None:
-            state_file.save(state)
-
-    runtime = ConnectorRuntime(state, persist, options.aws, options.provisioning_seconds)
+    holder: list[Sandbox] = []
+    runtime = ConnectorRuntime(
+        state, lambda connector: holder[0].changed(connector), options.aws, lambda: holder[0].realism
+    )
     sandbox = Sandbox(
         state=state,
         state_file=state_file,
@@ -215,7 +248,11 @@ def build_app(options: ServeOptions) -> web.Application:
         faults=FaultInjector(options.faults),
         requests=RequestLog(),
         responses=ResponseLog(options.response_log) if options.response_log is not None else None,
+        realism=options.realism,
+        draws=Draws(options.realism.seed),
+        render_connector=connect_api.expanded_entry,
     )
+    holder.append(sandbox)
     app = web.Application(middlewares=[sandbox_middleware])
     app[SANDBOX] = sandbox
     app.add_routes(pim_api.routes() + connect_api.routes() + iam_api.routes() + admin_api.routes())
@@ -240,13 +277,17 @@ async def serve(options: ServeOptions) -> int:
     sandbox = app[SANDBOX]
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, options.host, options.port)
+    site: web.BaseSite
+    if options.listen_fd is not None:
+        site = web.SockSite(runner, socket.socket(fileno=options.listen_fd))
+    else:
+        site = web.TCPSite(runner, options.host, options.port)
     await site.start()
-    port = _bound_port(runner, options.port)
+    host, port = _bound_address(runner, options.host, options.port)
     state = sandbox.state
     api_key = options.api_key if options.api_key and options.api_key in state.api_keys else state.seed_api_key
     ready = {
-        "url": f"http://{options.host}:{port}",
+        "url": f"http://{host}:{port}",
         "organization_id": state.organization_id,
         "environment_id": state.seed_environment_id,
         "kafka_cluster_id": state.seed_cluster_id,
@@ -257,8 +298,10 @@ async def serve(options: ServeOptions) -> int:
     sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()
     log.info(
-        "Confluent Cloud emulator listening on %s (environment %s, cluster %s, AWS %s)",
+        "Confluent Cloud emulator listening on %s (%s profile, time scale %s; environment %s, cluster %s, AWS %s)",
         ready["url"],
+        sandbox.realism.profile,
+        sandbox.realism.time_scale,
         state.seed_environment_id,
         state.seed_cluster_id,
         options.aws.endpoint if options.aws else "not configured",
@@ -274,8 +317,8 @@ async def serve(options: ServeOptions) -> int:
     return 0
 
 
-def _bound_port(runner: web.AppRunner, requested: int) -> int:
+def _bound_address(runner: web.AppRunner, host: str, port: int) -> tuple[str, int]:
     for address in runner.addresses:
         if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return requested
+            return str(address[0]), int(address[1])
+    return host, port

@@ -111,6 +111,8 @@ class Integration:
     customer_iam_role_arn: str
     iam_role_arn: str
     external_id: str
+    #: Wall-clock time of the create: no trust statement naming its external ID can be older.
+    created_at: float = 0.0
 
 
 @dataclass
@@ -142,6 +144,14 @@ class Connector:
     next_offsets: dict[str, int] = field(default_factory=dict)
     #: What the simulated data movement did last, for observation by tests.
     activity: dict[str, Any] = field(default_factory=dict)
+    #: Wall-clock time of the DELETE; the connector lingers in state DELETED until the realism's
+    #: `delete_linger_seconds` have passed.
+    deleted_at: float | None = None
+
+    @property
+    def deleting(self) -> bool:
+        """Deleted, but still listed for a while."""
+        return self.deleted_at is not None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -175,8 +185,13 @@ class SandboxState:
         return f"{environment_id}/{cluster_id}/{name}"
 
     def find_connector(self, environment_id: str, cluster_id: str, name: str) -> Connector | None:
-        """The connector with this name in this cluster, if any."""
+        """The connector with this name in this cluster, if any (a deleted one that lingers included)."""
         return self.connectors.get(self.connector_slot(environment_id, cluster_id, name))
+
+    def live_connector(self, environment_id: str, cluster_id: str, name: str) -> Connector | None:
+        """The connector with this name in this cluster, unless it is being deleted."""
+        connector = self.find_connector(environment_id, cluster_id, name)
+        return None if connector is None or connector.deleting else connector
 
     def connectors_in(self, environment_id: str, cluster_id: str) -> list[Connector]:
         """Connectors of one cluster in creation order."""
