@@ -25,14 +25,14 @@ T = TypeVar("T")
 
 
 def wait_until(observe: Callable[[], T | None], what: str, timeout: float = 30.0, interval: float = 0.1) -> T:
-    """Call `observe` until it returns something other than None or False; return that.
+    """Call `observe` until it returns something truthy (an empty list or dict is "not yet"); return that.
 
     Raises TimeoutError naming `what` after `timeout` seconds. Use it instead of sleeping.
     """
     deadline = time.monotonic() + timeout
     while True:
         observed = observe()
-        if observed is not None and observed is not False:
+        if observed:
             return observed
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

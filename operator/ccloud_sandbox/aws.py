@@ -14,7 +14,6 @@ unkind as AWS (the server runs in this process, so its handlers can be replaced)
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,8 @@ from moto.iam import models as iam_models
 from moto.iam import responses as iam_responses
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.server import ThreadedMotoServer
+
+from ccloud_sandbox.ports import free_port
 
 #: moto's fixed account id; the ARNs it hands out use it.
 MOTO_ACCOUNT_ID = "123456789012"
@@ -77,13 +78,6 @@ def make_moto_unkind() -> None:
     iam_responses.IamResponse.list_role_policies = _list_role_policies  # type: ignore[method-assign]
     iam_responses.IamResponse.list_attached_role_policies = _list_attached_role_policies  # type: ignore[method-assign]
     iam_models.IAMBackend.create_role = _create_role  # type: ignore[method-assign]
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from ccloud_sandbox.aws import free_port
+from ccloud_sandbox.ports import free_port
 
 
 @dataclass
@@ -77,10 +77,15 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL: the crash tests' way of stopping it at an arbitrary line."""
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=10)
+        """SIGKILL: the crash tests' way of stopping it at an arbitrary line.
+
+        Raises when the process is not running: a kill that lands on nothing proves nothing.
+        """
+        if self._process is None or self._process.poll() is not None:
+            code = None if self._process is None else self._process.returncode
+            raise RuntimeError(f"the operator is not running (exit code {code}); log:\n{self.log()[-3000:]}")
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=10)
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM and wait for a graceful exit; SIGKILL after the timeout."""

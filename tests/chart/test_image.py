@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ccloud_sandbox.aws import free_port
+from ccloud_sandbox.ports import free_port
 
 from chart_support import REPO
 from harness_support import wait_until

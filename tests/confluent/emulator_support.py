@@ -15,11 +15,11 @@ T = TypeVar("T")
 
 
 def wait_for(observe: Callable[[], T | None], what: str, timeout: float = 15.0, interval: float = 0.05) -> T:
-    """Poll `observe` until it returns something other than None/False; TimeoutError naming `what`."""
+    """Poll `observe` until it returns something truthy (empty is "not yet"); TimeoutError naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
         observed = observe()
-        if observed is not None and observed is not False:
+        if observed:
             return observed
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

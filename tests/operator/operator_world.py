@@ -8,6 +8,7 @@ that no secret value it knows of reached the operator's log, an Event, or a stat
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from ccloud_operator.constants import (
     CREATE_PENDING_ANNOTATION,
@@ -32,6 +34,8 @@ from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.admin import SandboxAdmin
 from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
 from ccloud_sandbox.operator_process import OperatorProcess
+
+from harness_support import wait_until
 
 #: Short intervals so drift shows up within a test's patience.
 RESYNC_SECONDS = 2
@@ -184,6 +188,46 @@ class World:
         seen = sorted({str(e.reason) for e in self.events(name)})
         pytest.fail(f"no Event {reason} for {name} within {timeout}s; saw {seen}")
 
+    def delete_everything(self, timeout: float = 45.0) -> None:
+        """Delete every object of the namespace, connectors first, and wait while the operator finalizes
+        them; what is left after `timeout` (an operator that is down or cannot reach Confluent) loses its
+        finalizers, so the namespace can go."""
+        operator_up = self.operator is not None and self.operator.running()
+        for plural in (MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS):
+            names = [
+                item["metadata"]["name"]
+                for item in self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)["items"]
+            ]
+            for name in names:
+                with contextlib.suppress(ApiException):
+                    self.delete(plural, name)
+            deadline = time.monotonic() + (timeout if operator_up else 0)
+            while names and time.monotonic() < deadline:
+                names = [name for name in names if self.get(plural, name) is not None]
+                time.sleep(0.25)
+            for name in names:
+                with contextlib.suppress(ApiException):
+                    self.patch(plural, name, {"metadata": {"finalizers": None}})
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the operator's samples of `name` whose labels include `labels` (0 when none)."""
+        assert self.operator is not None, "the operator is not running"
+        total = 0.0
+        for family in text_string_to_metric_families(self.operator.metrics()):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def wait_metric_increase(self, name: str, by: float, timeout: float = 60.0, **labels: str) -> float:
+        """Wait until a counter has grown by `by` from now; returns its new value."""
+        start = self.metric(name, **labels)
+        return wait_until(
+            lambda: (value := self.metric(name, **labels)) >= start + by and value,
+            f"{name}{labels} to grow by {by} from {start}",
+            timeout=timeout,
+        )
+
     # -- the no-leak check ---------------------------------------------------------------------
 
     def leaked_secrets(self) -> list[str]:
@@ -211,7 +255,9 @@ def open_world(
     log_dir: Path,
     emulator: EmulatorProcess,
 ) -> Iterator[World]:
-    """Start the emulator, yield the world, then check no secret leaked and stop what it started."""
+    """Start the emulator, yield the world, then check no secret leaked, delete what the test left while
+    its operator still runs (so no namespace is left Terminating on a finalizer, for a later
+    cluster-wide operator to find), and stop what it started."""
     emulator.start()
     world = World(namespace, api, moto, emulator, kubeconfig, log_dir)
     try:
@@ -219,9 +265,12 @@ def open_world(
         leaks = world.leaked_secrets()
         assert not leaks, leaks
     finally:
-        if world.operator is not None:
-            world.operator.stop()
-        emulator.close()
+        try:
+            world.delete_everything()
+        finally:
+            if world.operator is not None:
+                world.operator.stop()
+            emulator.close()
 
 
 def marker_cleared(obj: dict[str, Any]) -> bool:

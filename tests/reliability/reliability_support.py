@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ccloud_operator.constants import MANAGED_BY_TAG
@@ -93,12 +94,24 @@ class CrashLog:
     cycles: int = 0
     lost_response_cycles: int = 0
     delays: list[float] = field(default_factory=list)
+    #: When each kill landed (the emulator's clock and format: RFC 3339 UTC, milliseconds).
+    kills: list[str] = field(default_factory=list)
+    #: Kills that landed while the emulator was working on a write of the operator's (or holding its answer).
+    writes_in_flight: int = 0
 
     def __str__(self) -> str:
         return (
             f"seed={self.seed} cycles={self.cycles} lost-response cycles={self.lost_response_cycles} "
-            f"kill delays={[round(d, 2) for d in self.delays]}"
+            f"kills with a write in flight={self.writes_in_flight} kill delays={[round(d, 2) for d in self.delays]}"
         )
+
+
+def _write_in_flight(requests: list[dict[str, Any]], at: str) -> bool:
+    """Whether a write had arrived at the emulator and was not answered yet at `at`."""
+    return any(
+        r["method"] in ("POST", "PUT", "DELETE") and r["arrived"] <= at and (r["time"] is None or r["time"] > at)
+        for r in requests
+    )
 
 
 def kill_loop(
@@ -114,16 +127,22 @@ def kill_loop(
     """Start the operator, let it work a random while, SIGKILL it; `cycles` times.
 
     `before_cycle(i)` runs with the operator up, right after it is healthy, so changes made there are
-    in flight when the kill lands. In a share of the cycles the emulator answers creates late (the
-    change is made at once), so the kill falls between a create and its answer.
+    in flight when the kill lands. In a share of the cycles the emulator answers writes late (creates,
+    config updates, deletes: the change is made at once), so the kill falls between a write and its answer. Before each kill the
+    emulator's state is checked (never a duplicate, at any moment); `kill()` raises if the operator is
+    not running; and the log counts the kills that landed with a write in flight.
     """
     for cycle in range(cycles):
         lost_response = rng.random() < lost_response_share
         if lost_response:
+            held = {"response_delay_ms": LOST_RESPONSE_DELAY_MS}
             world.admin.set_faults(
                 rules=[
-                    {"path": "*/integrations", "methods": ["POST"], "response_delay_ms": LOST_RESPONSE_DELAY_MS},
-                    {"path": "*/connectors", "methods": ["POST"], "response_delay_ms": LOST_RESPONSE_DELAY_MS},
+                    {"path": "*/integrations", "methods": ["POST"], **held},
+                    {"path": "*/connectors", "methods": ["POST"], **held},
+                    {"path": "*/connectors/*/config", "methods": ["PUT"], **held},
+                    {"path": "*/connectors/*", "methods": ["DELETE"], **held},
+                    {"path": "/pim/v1/integrations/*", "methods": ["DELETE"], **held},
                 ]
             )
             log.lost_response_cycles += 1
@@ -133,10 +152,14 @@ def kill_loop(
         delay = rng.uniform(*KILL_DELAY_RANGE)
         log.delays.append(delay)
         time.sleep(delay)  # the random kill moment itself, not a wait for an outcome
+        assert duplicates(world) == [], f"a duplicate before kill {cycle + 1}; {log}"
         operator.kill()
+        log.kills.append(datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
         if lost_response:
             world.admin.clear_faults()
         log.cycles += 1
+    requests = world.admin.requests()
+    log.writes_in_flight = sum(1 for at in log.kills if _write_in_flight(requests, at))
 
 
 def wait_all(

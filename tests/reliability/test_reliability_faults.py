@@ -22,6 +22,7 @@ from reliability_support import create_pair, duplicates, is_ready, operator_role
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
+from harness_support import wait_until
 from operator_world import World
 
 #: The operator gives up on a Confluent call after this long; held requests outlast it.
@@ -77,6 +78,9 @@ class ThrottlingProxy(_LoopbackProxy):
         self.share = share
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
+        #: Calls of an action to throttle whatever the draw: more than boto's own attempts, so the
+        #: throttling reaches the operator's handling.
+        self.bursts: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         proxy = self
@@ -87,7 +91,9 @@ class ThrottlingProxy(_LoopbackProxy):
                 action = (parse_qs(body.decode(errors="replace")).get("Action") or ["?"])[0]
                 with proxy._lock:
                     proxy.calls[action] += 1
-                    throttle = proxy._rng.random() < proxy.share
+                    throttle = proxy._rng.random() < proxy.share or proxy.bursts[action] > 0
+                    if proxy.bursts[action] > 0:
+                        proxy.bursts[action] -= 1
                     if throttle:
                         proxy.throttled[action] += 1
                 if throttle:
@@ -119,25 +125,35 @@ def _settle(world: World, names: list[str], what: str) -> float:
     return time.monotonic() - started
 
 
-def test_twenty_percent_faults_on_confluent_and_aws_still_converge_with_bounded_calls(world: World) -> None:
+#: botocore's attempts per call in the operator's adaptive retry mode (aws/iam.py).
+BOTO_ATTEMPTS = 5
+#: Calls under faults may be at most this many times the fault-free calls for the same work.
+FAULT_CALL_FACTOR = 3
+
+
+def test_twenty_percent_faults_on_confluent_and_aws_converge_within_a_fixed_multiple_of_the_calls(
+    world: World,
+) -> None:
     with ThrottlingProxy(world.moto.endpoint, share=0.0, seed=7) as proxy:
+        # Timers far away: every call counted below is work toward convergence, not periodic polling,
+        # so the faulty run's count compares with the fault-free one however long it takes.
         env = {
             "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": proxy.endpoint,
             "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": str(CONFLUENT_TIMEOUT_SECONDS),
+            "CCLOUD_OPERATOR_RESYNC_INTERVAL": "600",
+            "CCLOUD_OPERATOR_VALIDATION_INTERVAL": "600",
         }
         world.start_operator(**env)
 
-        # Fault-free: the calls it takes to converge two pairs, and the idle polling rate after.
+        # Fault-free: the calls it takes to converge two pairs.
         world.admin.clear_requests()
+        aws_before = sum(proxy.calls.values())
         baseline_names = ["calm0", "calm1"]
         for name in baseline_names:
             create_pair(world, name)
         _settle(world, baseline_names, "Ready without faults")
         baseline_calls = len(world.admin.requests())
-        world.admin.clear_requests()
-        idle_window = 6.0
-        time.sleep(idle_window)  # measuring a rate over a fixed window, not waiting for an outcome
-        idle_rate = len(world.admin.requests()) / idle_window
+        baseline_aws = sum(proxy.calls.values()) - aws_before
         # Connectors first, so the integrations' deletion is not blocked (and polled every 10 s).
         for name in baseline_names:
             world.delete(MC, f"{name}-sink")
@@ -147,43 +163,54 @@ def test_twenty_percent_faults_on_confluent_and_aws_still_converge_with_bounded_
         wait_all(world, {PI: baseline_names}, lambda o: o is None, "gone", "")
 
         # The same work with 20% of Confluent calls failing and 20% of AWS calls throttled.
-        aws_calls_before = sum(proxy.calls.values())
+        aws_before = sum(proxy.calls.values())
         proxy.share = AWS_THROTTLE_SHARE
+        # One create of a role throttled past boto's own retries: the operator's handling must take it.
+        proxy.bursts["CreateRole"] = BOTO_ATTEMPTS + 1
         world.admin.set_faults(**CONFLUENT_FAULTS)
         # Besides the random draws (few requests, so not every kind is sure to come up), one of each
-        # kind for certain, on calls the client may retry.
+        # kind for certain; and every create (the calls a careless client duplicates) meets a 500 and
+        # a timeout.
         world.admin.inject(429, path="/pim/v1/integrations", methods=["GET"])
         world.admin.inject(500, path="*/connectors", methods=["GET"])
         world.admin.inject(503, path="/pim/v1/integrations/*", methods=["GET"])
         world.admin.inject(0, path="*/config/validate", methods=["PUT"])
+        for path in ("/pim/v1/integrations", "*/connectors"):
+            world.admin.inject(500, path=path, methods=["POST"])
+            world.admin.inject(0, path=path, methods=["POST"])
         world.admin.clear_requests()
         stormy_names = ["storm0", "storm1"]
         for name in stormy_names:
             create_pair(world, name)
-        took = _settle(world, stormy_names, "Ready under faults")
+
+        # The burst ran out boto's attempts: the operator classified it and came back later.
+        # kopf logs each pass that ended in a retry with its reason; the throttling is the only AWS error.
+        wait_until(
+            lambda: world.operator is not None and "not done yet (AwsError)" in world.operator.log(),
+            "the operator's own handling of AWS throttling",
+            timeout=120,
+        )
+        _settle(world, stormy_names, "Ready under faults")
         seen = world.admin.requests()
         world.admin.clear_faults()
+    storm_aws = sum(proxy.calls.values()) - aws_before
 
     faults = Counter(r["fault"] for r in seen if r["fault"])
     # Every kind of fault happened, so the run tested what it claims.
     injected = {r["status"] for r in seen if r["fault"] in ("injected", "injected_timeout")}
     assert injected == {429, 500, 503, 504}, faults
+    for path in ("/pim/v1/integrations", "/connectors"):
+        creates = {r["status"] for r in seen if r["method"] == "POST" and r["path"].endswith(path) and r["fault"]}
+        assert {500, 504} <= creates, (path, creates)
     assert sum(n for kind, n in faults.items() if kind.startswith("random_")) >= 3, faults
-    assert sum(proxy.throttled.values()) >= 3, (proxy.calls, proxy.throttled)
-    # Bound: each call fails 20% of the time (1.25 attempts on average) and a failure that escapes the
-    # client's retries repeats the pass, hence twice the fault-free work; timers keep polling while it
-    # takes longer, hence twice the idle rate over the time it took.
-    bound = 2 * baseline_calls + 2 * idle_rate * took
-    assert len(seen) <= bound, (
-        f"{len(seen)} calls under faults vs {baseline_calls} fault-free (+ {idle_rate:.1f}/s idle over {took:.0f}s); "
-        f"faults {dict(faults)}"
+    assert sum(proxy.throttled.values()) >= BOTO_ATTEMPTS + 1, (proxy.calls, proxy.throttled)
+    summary = (
+        f"fault-free: {baseline_calls} Confluent calls, {baseline_aws} AWS calls; under faults: {len(seen)} and "
+        f"{storm_aws}; faults {dict(faults)}; throttled {dict(proxy.throttled)}"
     )
-    print(
-        f"\nfault-free: {baseline_calls} Confluent calls; idle {idle_rate:.2f}/s; faulty: {len(seen)} calls in "
-        f"{took:.1f}s (bound {bound:.0f}), faults {dict(faults)}; "
-        f"AWS calls {sum(proxy.calls.values()) - aws_calls_before}, "
-        f"throttled {dict(proxy.throttled)}"
-    )
+    print(f"\n{summary}")
+    assert len(seen) <= FAULT_CALL_FACTOR * baseline_calls, summary
+    assert storm_aws <= FAULT_CALL_FACTOR * baseline_aws, summary
     assert duplicates(world) == []
     assert len(world.admin.state()["integrations"]) == len(stormy_names)
     assert operator_roles(world) == sorted(f"{n}-role" for n in stormy_names)

@@ -70,22 +70,19 @@ def test_no_secret_value_reaches_logs_events_or_status_with_debug_logging(world:
     world.secret("sse", {"key": "sse-customer-key-fedcba9876543210"})
     world.wait_for(MC, "secretive-sink", lambda o: o["status"].get("appliedConfigHash") != first, "rotation", 30)
     world.wait_condition(MC, "secretive-sink", "Ready", "True", timeout=60)
-    # And a deletion, so the finalizers' paths log too.
+    # Every place is searched while the connector exists (its status holds the most), and again after
+    # its deletion, whose finalizer paths log too.
+    before = _places(world)
     world.delete(MC, "secretive-sink")
     world.wait_gone(MC, "secretive-sink")
-
-    log = world.operator.log() if world.operator else ""
-    assert "DEBUG" in log, "the operator did not log at DEBUG"
+    after = _places(world)
+    assert "DEBUG" in after["operator log"], "the operator did not log at DEBUG"
+    assert '"appliedConfigHash"' in before["status"], "the scan before deletion saw no connector status"
+    assert "ccloud_operator_external_calls_total{" in before["metrics"], "the scan saw no metric samples"
     texts = {
-        "operator log": log,
-        "events": "\n".join(f"{e.reason} {e.message}" for e in world.events()),
-        "status": json.dumps(
-            [
-                item.get("status")
-                for plural in (PI, MC)
-                for item in world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, plural)["items"]
-            ]
-        ),
+        f"{where} ({when})": text
+        for when, seen in (("before", before), ("after", after))
+        for where, text in seen.items()
     }
     values = {
         "Cloud API secret (operator-wide)": cloud.api_secret,
@@ -109,6 +106,22 @@ def test_no_secret_value_reaches_logs_events_or_status_with_debug_logging(world:
         if needle in text
     ]
     assert hits == []
+
+
+def _places(world: World) -> dict[str, str]:
+    """Everything the operator writes where people look: its log, Events, statuses and /metrics."""
+    return {
+        "operator log": world.operator.log() if world.operator else "",
+        "events": "\n".join(f"{e.reason} {e.message}" for e in world.events()),
+        "status": json.dumps(
+            [
+                item.get("status")
+                for plural in (PI, MC)
+                for item in world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, plural)["items"]
+            ]
+        ),
+        "metrics": world.operator.metrics() if world.operator else "",
+    }
 
 
 def _org(world: World) -> str:

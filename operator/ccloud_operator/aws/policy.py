@@ -192,7 +192,10 @@ def required_permissions(
 ) -> list[tuple[str, str]]:
     """(action, resource) pairs the presets need, for checking an existing role."""
     needed: list[tuple[str, str]] = []
-    for bucket in sorted(set(s3_buckets)):
+    buckets = sorted(set(s3_buckets))
+    if buckets:
+        needed.append(("s3:ListAllMyBuckets", f"arn:{partition}:s3:::*"))
+    for bucket in buckets:
         needed += [(action, f"arn:{partition}:s3:::{bucket}") for action in S3_SINK_BUCKET_ACTIONS]
         needed += [(action, f"arn:{partition}:s3:::{bucket}/*") for action in S3_SINK_OBJECT_ACTIONS]
     tables = sorted(set(dynamodb_tables))

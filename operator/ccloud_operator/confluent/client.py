@@ -139,6 +139,7 @@ class ConfluentClient:
                 response.text,
                 request_id=response.headers.get("X-Request-Id"),
                 retry_after=_retry_after(response),
+                location=response.headers.get("Location"),
             )
             can_retry = error.retryable and (idempotent or response.status_code == 429)
             if can_retry and attempt < self._retry.max_retries:

@@ -25,6 +25,7 @@ class ConfluentError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
+        location: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -33,6 +34,8 @@ class ConfluentError(Exception):
         self.code = code
         self.request_id = request_id
         self.retry_after = retry_after
+        #: The `Location` header: a 409 points at the resource that already exists [pim1].
+        self.location = location
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -152,7 +155,9 @@ def means_gone(error: ConfluentError) -> bool:
     return isinstance(error, Forbidden) and "invalid api key" not in error.message.lower()
 
 
-def error_for_response(status: int, text: str, *, request_id: str | None, retry_after: float | None) -> ConfluentError:
+def error_for_response(
+    status: int, text: str, *, request_id: str | None, retry_after: float | None, location: str | None = None
+) -> ConfluentError:
     """Classify an HTTP error response."""
     code, message = parse_error_body(text)
     # Known issue in Confluent's API docs: some quota errors come back as 400 instead of 402.
@@ -162,4 +167,4 @@ def error_for_response(status: int, text: str, *, request_id: str | None, retry_
         cls = ServerError
     else:
         cls = _BY_STATUS.get(status, ConfluentError)
-    return cls(message, status=status, code=code, request_id=request_id, retry_after=retry_after)
+    return cls(message, status=status, code=code, request_id=request_id, retry_after=retry_after, location=location)

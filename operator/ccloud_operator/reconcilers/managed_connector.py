@@ -69,11 +69,11 @@ DELETE_RESEND_SECONDS = 300.0
 STATE_REQUEST_PATIENCE_SECONDS = 120.0
 #: After this process wrote a config, the list may show the previous one for a while: not drift.
 READ_AFTER_WRITE_GRACE_SECONDS = 30.0
-#: First automatic restart delay; doubles per restart up to the cap (restartPolicy OnFailure).
+#: Wait before the second automatic restart; doubles per restart up to the cap (the first is at once).
 RESTART_BASE_BACKOFF_SECONDS = 10.0
 #: Restarts of a connector that failed on an AWS access error while its integration checks out (IAM
 #: propagation, which takes seconds to minutes [CONTRACT 2]), whatever its restart policy: how many,
-#: and the longest wait between two (10 s, 20 s, ... 300 s: about 20 minutes in all).
+#: and the longest wait between two (at once, 10 s, 20 s, ... 300 s: about 15 minutes in all).
 IAM_PROPAGATION_RESTARTS = 8
 IAM_PROPAGATION_MAX_BACKOFF_SECONDS = 300.0
 #: Traces of an AWS access denial as the fully-managed connectors report it (AWS SDK exception text).
@@ -122,6 +122,11 @@ class _Memory:
     requested_at: float = float("-inf")
     #: When this process sent the DELETE of the connector (the status records it too, a pass later).
     delete_sent_at: float = float("-inf")
+    #: Automatic restarts this process sent since the connector last ran, the last one's time, and the
+    #: last restart annotation it honoured (the status records them a pass later).
+    restarts: int = 0
+    restarted_at: float = float("-inf")
+    restart_request: str | None = None
     #: Polls since the observed state last changed, the state then, and the delay last scheduled.
     polls: int = 0
     polled_state: str | None = None
@@ -294,9 +299,10 @@ class ManagedConnectorReconciler:
             )
             return
         if observed is None:
-            if pending_age is not None and pending_age < self._create_pending_grace:
-                # Created moments ago (by this pass's predecessor, whose answer may have been lost):
-                # Confluent's list does not show it yet. Creating again could only duplicate it.
+            confirmed = self._creates.confirmed(resource.uid)
+            if confirmed or (pending_age is not None and pending_age < self._create_pending_grace):
+                # Created moments ago (confirmed, or by a predecessor whose answer may have been lost):
+                # Confluent's list does not show it yet. Creating again could only collide with it.
                 self._wait_for(outcome, memory, None, "Creating", f"waiting for Confluent to list connector {name}")
                 return
             if not await self._validate(client, spec, desired, outcome):
@@ -378,6 +384,7 @@ class ManagedConnectorReconciler:
                 ) from conflict
             # An earlier create of this object (its answer lost, its marker expired) made it.
             await client.put_connector_config(env, cluster, name, desired.config)
+            self._creates.confirm(resource.uid)
         except ConfluentError as error:
             # A 4xx answer means nothing was created; a 5xx or no answer may have, so the marker stays.
             if error.status is not None and 400 <= error.status < 500:
@@ -385,6 +392,7 @@ class ManagedConnectorReconciler:
                 self._creates.settled(resource.uid)
             raise
         else:
+            self._creates.confirm(resource.uid)
             outcome.events.append(Event("Normal", "ConnectorCreated", f"created connector {name}"))
             logger.info("Created connector %s in %s/%s", name, env, cluster)
         outcome.status["connectorName"] = name
@@ -468,14 +476,15 @@ class ManagedConnectorReconciler:
             memory.requested_state, memory.requested_at = target, now
             return True
         requested = resource.annotations.get(RESTART_ANNOTATION)
-        if requested and requested != resource.status.get("lastRestartRequest"):
+        if requested and requested not in (resource.status.get("lastRestartRequest"), memory.restart_request):
             await client.restart_connector(env, cluster, name)
+            memory.restart_request = requested
             outcome.status["lastRestartRequest"] = requested
             outcome.status["lastRestartTime"] = now_rfc3339()
             outcome.events.append(Event("Normal", "ConnectorRestarted", f"restarted connector {name} on request"))
             return True
         if observed.state == "RUNNING":
-            outcome.status["restartCount"] = 0
+            outcome.status["restartCount"] = memory.restarts = 0
         if observed.state == "FAILED" and spec.state is DesiredState.RUNNING:
             return await self._restart_failed(resource, spec, name, observed, client, outcome)
         return False
@@ -491,7 +500,10 @@ class ManagedConnectorReconciler:
     ) -> bool:
         """Restart a FAILED connector with capped exponential backoff when the policy, or IAM propagation,
         calls for it; True when a restart was sent."""
-        count = int(resource.status.get("restartCount") or 0)
+        memory = self._remember(resource.uid)
+        # The status, or this process's memory when a pass queued behind the last restart holds an
+        # older body: whichever saw more.
+        count = max(int(resource.status.get("restartCount") or 0), memory.restarts)
         on_failure = spec.restart_policy.type is RestartPolicyType.ON_FAILURE
         # The connector reached this point with its integration Ready: the operator's own checks say the
         # trust and permissions are right, so an AWS access error is most likely a change that has not
@@ -503,12 +515,14 @@ class ManagedConnectorReconciler:
             cap = IAM_PROPAGATION_MAX_BACKOFF_SECONDS
         else:
             return False
-        backoff = min(cap, RESTART_BASE_BACKOFF_SECONDS * 2**count)
-        since = seconds_since(resource.status.get("lastRestartTime"))
+        # The first restart goes at once; then 10 s, 20 s, 40 s ... up to the cap between restarts.
+        backoff = 0.0 if count == 0 else min(cap, RESTART_BASE_BACKOFF_SECONDS * 2 ** (count - 1))
+        since = min(seconds_since(resource.status.get("lastRestartTime")), time.monotonic() - memory.restarted_at)
         if since < backoff:
             outcome.retry_after = backoff - since
             return False
         await client.restart_connector(spec.environment, spec.kafka_cluster, name)
+        memory.restarts, memory.restarted_at = count + 1, time.monotonic()
         outcome.status["restartCount"] = count + 1
         outcome.status["lastRestartTime"] = now_rfc3339()
         if propagating and not on_failure:

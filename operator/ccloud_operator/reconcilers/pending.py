@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 from ccloud_operator.conditions import seconds_since
 
+#: How long a create Confluent confirmed (201, or the 409 of a name this object's earlier create took)
+#: is waited for to show up in its reads before it counts as deleted outside and is made again.
+CONFIRMED_PATIENCE_SECONDS = 300.0
+
 
 @dataclass
 class _Create:
     external_name: str
     sent_at: float
+    confirmed_at: float | None = None
 
 
 class Creates:
@@ -29,6 +34,18 @@ class Creates:
     def sent(self, uid: str, external_name: str) -> None:
         """A create of `external_name` (a connector name, an integration's role) was just sent."""
         self._sent[uid] = _Create(external_name, time.monotonic())
+
+    def confirm(self, uid: str) -> None:
+        """Confluent answered that the create made the resource: it exists, whatever reads show."""
+        if uid in self._sent:
+            self._sent[uid].confirmed_at = time.monotonic()
+
+    def confirmed(self, uid: str) -> bool:
+        """Whether a create is known to have happened (recently enough to be waited for)."""
+        create = self._sent.get(uid)
+        if create is None or create.confirmed_at is None:
+            return False
+        return time.monotonic() - create.confirmed_at < CONFIRMED_PATIENCE_SECONDS
 
     def pending_age(self, uid: str, marker: str | None) -> float | None:
         """Seconds since the latest create that may be in flight (marker or memory), None when there is none."""

@@ -190,12 +190,7 @@ class ProviderIntegrationReconciler:
         if pending is not None and pending < self._create_pending_grace:
             # An earlier pass sent the create; Confluent's reads trail its writes, and a crash may have
             # lost the answer. Give the list a moment to show it rather than risk a second integration.
-            outcome.conditions = [
-                Condition(READY, False, "Creating", "waiting for the integration to show up in Confluent Cloud"),
-                Condition(SYNCED, True, "ReconcileSuccess", "create pending"),
-            ]
-            outcome.retry_after = CREATE_VISIBILITY_POLL_SECONDS
-            outcome.finished = False
+            _wait_to_show_up(outcome)
             return None
         known_id = resource.status.get("integrationId")
         if known_id:
@@ -218,20 +213,23 @@ class ProviderIntegrationReconciler:
         self._creates.sent(resource.uid, role_arn)
         try:
             integration = await confluent.create_integration(spec.environment, display_name, role_arn)
-        except Conflict:
+        except Conflict as conflict:
             # The role was registered before this create. An earlier create of ours (its marker had
             # expired) may have made it; otherwise someone else did, and it is not ours to take.
-            if pending is None:
+            # The 409's Location names the existing integration [pim1]; reads may not show it yet.
+            existing = (conflict.location or "").split("?", 1)[0].rsplit("/", 1)[-1] or "(id not given)"
+            if pending is None and existing != resource.status.get("integrationId"):
                 outcome.annotations[CREATE_PENDING_ANNOTATION] = None
                 self._creates.settled(resource.uid)
-            found = await confluent.find_integration_by_role(spec.environment, role_arn)
-            if found is None:
-                raise
-            if pending is None:
                 raise AlreadyExists(
                     f"IAM role {role_arn} is already registered in Confluent Cloud as provider integration "
-                    f"{found.id}, which this ProviderIntegration did not create; it is left alone"
-                ) from None
+                    f"{existing}, which this ProviderIntegration did not create; it is left alone. Delete that "
+                    "integration to let this object register the role, or name another role."
+                ) from conflict
+            found = await confluent.find_integration_by_role(spec.environment, role_arn)
+            if found is None:
+                _wait_to_show_up(outcome)  # ours, and not listed yet
+                return None
             integration = found
         except ConfluentError as error:
             # A 4xx answer (quota, validation, auth, 429) means nothing was created: no marker to
@@ -429,7 +427,9 @@ class ProviderIntegrationReconciler:
             self._wait(outcome, f"ManagedConnectors still use this integration: {', '.join(sorted(users))}")
             return
         confluent = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
-        role_arn = resource.status.get("roleArn") or spec.aws.role_arn
+        iam = await self._clients.iam(self._kube, resource.namespace, spec.aws.credentials_secret_ref, spec.aws.region)
+        # A crash before the first status write leaves no roleArn in the status: it is derived again.
+        role_arn = await self._role_arn(resource, spec, iam)
         integration = await self._owned_integration(resource, spec, confluent, role_arn, outcome)
         if not outcome.finished:
             return
@@ -448,9 +448,6 @@ class ProviderIntegrationReconciler:
             outcome.events.append(
                 Event("Normal", "IntegrationDeleted", f"deleted provider integration {integration.id}")
             )
-        if not role_arn:
-            return
-        iam = await self._clients.iam(self._kube, resource.namespace, spec.aws.credentials_secret_ref, spec.aws.region)
         role_name = role_name_from_arn(role_arn)
         role = await iam.get_role(role_name)
         if role is None:
@@ -486,7 +483,7 @@ class ProviderIntegrationReconciler:
         resource: ResourceRef,
         spec: ProviderIntegrationSpec,
         confluent: ConfluentClient,
-        role_arn: str | None,
+        role_arn: str,
         outcome: Outcome,
     ) -> Integration | None:
         """The integration this object created, for deletion; None when there is none (any more).
@@ -500,7 +497,7 @@ class ProviderIntegrationReconciler:
             integration = await confluent.get_integration(spec.environment, integration_id)
             if integration is not None:
                 return integration
-        if not role_arn or not (integration_id or pending is not None):
+        if not (integration_id or pending is not None):
             return None  # this object never created one
         try:
             found = await confluent.find_integration_by_role(spec.environment, role_arn)
@@ -566,6 +563,15 @@ def _keep_unchanged_stamps(current: dict[str, Any], previous: dict[str, Any]) ->
             check = {**check, "lastChecked": before["lastChecked"]}
         kept[name] = check
     return kept
+
+
+def _wait_to_show_up(outcome: Outcome) -> None:
+    outcome.conditions = [
+        Condition(READY, False, "Creating", "waiting for the integration to show up in Confluent Cloud"),
+        Condition(SYNCED, True, "ReconcileSuccess", "create pending"),
+    ]
+    outcome.retry_after = CREATE_VISIBILITY_POLL_SECONDS
+    outcome.finished = False
 
 
 def _known(inline: PolicyDocument | None) -> dict[str, PolicyDocument]:

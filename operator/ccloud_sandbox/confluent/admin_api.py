@@ -5,8 +5,9 @@ No authentication, never faulted, never rate limited, not in the response log. B
 Observation
 - `GET    /_sandbox/health`                      -> `{"status": "ok"}`
 - `GET    /_sandbox/state`                       -> the whole state; secrets masked
-- `GET    /_sandbox/requests[?path_prefix=/pim]` -> `{"requests": [{time, method, path, query, status,
+- `GET    /_sandbox/requests[?path_prefix=/pim]` -> `{"requests": [{arrived, time, method, path, query, status,
                                                     duration_ms, request_id, operation_id, fault}]}`
+                                                 (`arrived`: when the request came; `time`: when it was answered)
 - `DELETE /_sandbox/requests`                    -> 204, the request log is emptied
 
 Faults (see `faults.FaultSettings` for the document)

@@ -97,9 +97,12 @@ class Sandbox:
             if connector.deleted_at is not None and now - connector.deleted_at >= linger
         ]
         for connector in gone:
-            del self.state.connectors[SandboxState.connector_slot(*connector.key)]
+            slot = SandboxState.connector_slot(*connector.key)
+            del self.state.connectors[slot]
+            # Gone since its linger ended, not since this sweep noticed.
+            self.connector_reads.record(slot, None, age=now - (connector.deleted_at or now) - linger)
         if gone:
-            self.changed(*gone)
+            self.persist()
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)

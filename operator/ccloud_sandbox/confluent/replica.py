@@ -19,7 +19,8 @@ _FOREVER = float("-inf")
 
 
 class Replica(Generic[V]):
-    """Timestamped snapshots per key; `lag()` is read on every call so it can change at run time."""
+    """Snapshots per key, each visible from its own time on: the moment of the change plus the lag in
+    force then (`lag()` is read at each change, so a changed lag applies to later changes only)."""
 
     def __init__(self, lag: Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
         self._lag = lag
@@ -27,11 +28,11 @@ class Replica(Generic[V]):
         # Insertion order is creation order, which lists keep.
         self._history: dict[str, list[tuple[float, V | None]]] = {}
 
-    def record(self, key: str, value: V | None) -> None:
-        """The object `key` is now `value` (None: gone)."""
+    def record(self, key: str, value: V | None, *, age: float = 0.0) -> None:
+        """The object `key` is `value` (None: gone) since `age` seconds ago (a change noticed late)."""
         now = self._clock()
         history = self._history.setdefault(key, [])
-        history.append((now, value))
+        history.append((now - max(age, 0.0) + self._lag(), value))
         self._prune(key, now)
 
     def seed(self, key: str, value: V) -> None:
@@ -39,16 +40,12 @@ class Replica(Generic[V]):
         self._history[key] = [(_FOREVER, value)]
 
     def view(self, key: str) -> V | None:
-        """`key` as reads see it now, or None when it is not (or no longer, or not yet) visible."""
-        history = self._history.get(key)
-        if not history:
-            return None
-        horizon = self._clock() - self._lag()
+        """`key` as reads see it now: its latest change already visible, or None (gone, or not yet seen)."""
+        now = self._clock()
         seen: V | None = None
-        for stamp, value in history:
-            if stamp > horizon:
-                break
-            seen = value
+        for visible_at, value in self._history.get(key, ()):
+            if visible_at <= now:
+                seen = value
         return seen
 
     def visible(self) -> Iterator[tuple[str, V]]:
@@ -59,14 +56,10 @@ class Replica(Generic[V]):
                 yield key, value
 
     def _prune(self, key: str, now: float) -> None:
-        # Keep the newest snapshot older than the lag (what reads see) and everything after it.
+        # Everything before the latest change already visible is history no read can see again.
         history = self._history[key]
-        horizon = now - self._lag()
-        keep_from = 0
-        for index, (stamp, _) in enumerate(history):
-            if stamp <= horizon:
-                keep_from = index
-        if keep_from:
-            del history[:keep_from]
-        if len(history) == 1 and history[0][1] is None and history[0][0] <= horizon:
+        visible = [index for index, (visible_at, _) in enumerate(history) if visible_at <= now]
+        if visible and visible[-1] > 0:
+            del history[: visible[-1]]
+        if len(history) == 1 and history[0][1] is None and history[0][0] <= now:
             del self._history[key]

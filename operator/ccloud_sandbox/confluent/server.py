@@ -167,6 +167,21 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
     sandbox.sweep()
     family = family_of(request.path)
     verdict = sandbox.faults.decide(request.method, request.path)
+    # Logged on arrival and completed on the way out: a request whose client went away meanwhile (the
+    # handler is cancelled) stays in the log with no status, which is how a lost answer shows.
+    record: dict[str, Any] = {
+        "arrived": now_iso(),
+        "time": None,
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "status": None,
+        "duration_ms": None,
+        "request_id": request_id,
+        "operation_id": None,
+        "fault": verdict.reason or None,
+    }
+    sandbox.requests.add(record)
     try:
         if verdict.latency_seconds:
             await asyncio.sleep(verdict.latency_seconds)
@@ -189,19 +204,7 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
 
     duration_ms = round((time.monotonic() - started) * 1000, 1)
     operation_id = _operation_id(request)
-    sandbox.requests.add(
-        {
-            "time": now_iso(),
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "status": response.status,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-            "operation_id": operation_id,
-            "fault": verdict.reason or None,
-        }
-    )
+    record.update(time=now_iso(), status=response.status, duration_ms=duration_ms, operation_id=operation_id)
     log.debug("%s %s -> %s (%.1f ms)", request.method, request.path, response.status, duration_ms)
     if sandbox.responses is not None:
         sandbox.responses.write(

@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -45,6 +44,7 @@ import yaml
 
 from ccloud_sandbox.controlplane import certs
 from ccloud_sandbox.controlplane.build import Toolchain, build, toolchain
+from ccloud_sandbox.ports import free_port
 
 ETCD = "etcd"
 API_SERVER = "kube-apiserver"
@@ -94,7 +94,7 @@ class Ports:
         """Three distinct ports nobody listens on right now."""
         chosen: set[int] = set()
         while len(chosen) < 3:
-            chosen.add(_free_port())
+            chosen.add(free_port())
         etcd_client, etcd_peer, api_server = sorted(chosen)
         return cls(etcd_client, etcd_peer, api_server)
 
@@ -560,14 +560,6 @@ class ControlPlane:
 
 class _PortTakenError(ControlPlaneError):
     """A component could not bind a port that was free a moment earlier."""
-
-
-def _free_port() -> int:
-    # Same as ccloud_sandbox.aws.free_port; not imported from there because that
-    # module pulls in moto and boto3, a second of start-up for every CLI call.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _http_ok(url: str, tls: ssl.SSLContext | None) -> bool:
