@@ -128,7 +128,7 @@ def kill_loop(
 
     `before_cycle(i)` runs with the operator up, right after it is healthy, so changes made there are
     in flight when the kill lands. In a share of the cycles the emulator answers writes late (creates,
-    config updates, deletes: the change is made at once), so the kill falls between a write and its answer. Before each kill the
+    config updates, deletes: the change is made at once), so a kill falls between a write and its answer. Before each kill the
     emulator's state is checked (never a duplicate, at any moment); `kill()` raises if the operator is
     not running; and the log counts the kills that landed with a write in flight.
     """
