@@ -128,9 +128,9 @@ def kill_loop(
 
     `before_cycle(i)` runs with the operator up, right after it is healthy, so changes made there are
     in flight when the kill lands. In a share of the cycles the emulator answers writes late (creates,
-    config updates, deletes: the change is made at once), so a kill falls between a write and its answer. Before each kill the
-    emulator's state is checked (never a duplicate, at any moment); `kill()` raises if the operator is
-    not running; and the log counts the kills that landed with a write in flight.
+    config updates, deletes: the change is made at once), so a kill falls between a write and its
+    answer. Before each kill the emulator's state is checked (never a duplicate, at any moment);
+    `kill()` raises if the operator is not running; the log counts kills with a write in flight.
     """
     for cycle in range(cycles):
         lost_response = rng.random() < lost_response_share
