@@ -9,14 +9,15 @@ import kopf
 
 from ccloud_operator import runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
-from ccloud_operator.handlers import managed_connector, provider_integration
+from ccloud_operator.handlers import managed_connector, provider_integration, secrets
 from ccloud_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
 
-def build_registry(config: OperatorSettings) -> kopf.OperatorRegistry:
-    """A kopf registry holding every handler, configured from the settings."""
+def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.OperatorRegistry:
+    """A kopf registry holding every handler, configured from the settings; a start-up that finds the
+    settings unusable appends why to `startup_errors` before kopf stops."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.startup(registry=registry)
@@ -33,7 +34,11 @@ def build_registry(config: OperatorSettings) -> kopf.OperatorRegistry:
         settings.networking.request_timeout = 60
         settings.watching.server_timeout = 300
         settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
-        await runtime.start(config)
+        try:
+            await runtime.start(config)
+        except runtime.StartupError as error:
+            startup_errors.append(str(error))
+            raise kopf.PermanentError(str(error)) from error
         logger.info("Operator started; Confluent API at %s", config.confluent_url)
 
     @kopf.on.login(registry=registry)
@@ -49,6 +54,7 @@ def build_registry(config: OperatorSettings) -> kopf.OperatorRegistry:
 
     provider_integration.register(registry, config.validation_interval)
     managed_connector.register(registry, config.resync_interval)
+    secrets.register(registry)
     return registry
 
 
@@ -59,11 +65,20 @@ async def run_operator(settings: OperatorSettings) -> int:
 
         start_http_server(settings.metrics_port, addr=settings.bind_address)
     liveness = f"http://{settings.bind_address}:{settings.health_port}/healthz" if settings.health_port else None
-    await kopf.operator(
-        registry=build_registry(settings),
-        clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces,
-        standalone=True,
-        liveness_endpoint=liveness,
-    )
+    startup_errors: list[str] = []
+    try:
+        await kopf.operator(
+            registry=build_registry(settings, startup_errors),
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            standalone=True,
+            liveness_endpoint=liveness,
+        )
+    except Exception:
+        if not startup_errors:
+            raise
+        # An invalid setting found only at start (a Secret that is not there): say why, in one line,
+        # and exit like the settings check does.
+        logger.error("The operator cannot start: %s", "; ".join(startup_errors))
+        return 2
     return 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from ccloud_operator import metrics
 from ccloud_operator.aws.iam import AwsCredentials, IamClient
@@ -12,9 +15,33 @@ from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import CloudCredentialsRef
 from ccloud_operator.models.provider_integration import AwsCredentialsRef
 
+logger = logging.getLogger(__name__)
+
 
 class CredentialsNotFound(Exception):
     """A referenced Secret, or a key in it, does not exist; or no default credentials are configured."""
+
+
+@dataclass(frozen=True)
+class SecretName:
+    """Where the operator-wide Cloud API key lives, with the keys `api-key` and `api-secret`."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+async def read_cloud_credentials(kube: KubeGateway, secret: SecretName) -> CloudCredentials:
+    """The operator-wide key from its Secret; CredentialsNotFound names what is missing."""
+    data = await kube.read_secret(secret.namespace, secret.name)
+    if data is None:
+        raise CredentialsNotFound(f"Secret {secret} with the operator's Confluent Cloud API key was not found")
+    missing = [key for key in ("api-key", "api-secret") if not data.get(key)]
+    if missing:
+        raise CredentialsNotFound(f"Secret {secret} has no key(s) {', '.join(missing)}")
+    return CloudCredentials(data["api-key"], data["api-secret"])
 
 
 def _fingerprint(*parts: str) -> str:
@@ -33,32 +60,75 @@ class ClientPool:
         aws_endpoint_url: str | None,
         retry: RetryPolicy | None = None,
         confluent_timeout: float = 30.0,
+        default_credentials_secret: SecretName | None = None,
     ) -> None:
+        """``default_credentials_secret``: where the operator-wide key came from, if from a Secret; it is
+        read again when Confluent refuses the key (401) or the Secret changes, so a rotated key is used
+        without a restart."""
         self.confluent_url = confluent_url
         self.default_cloud_credentials = default_cloud_credentials
         self.aws_endpoint_url = aws_endpoint_url
         self._retry = retry
         self._timeout = confluent_timeout
+        self._default_secret = default_credentials_secret
+        self._default: ConfluentClient | None = None
         self._confluent: dict[str, ConfluentClient] = {}
         self._iam: dict[str, IamClient] = {}
         self._lock = asyncio.Lock()
 
     async def confluent(self, kube: KubeGateway, namespace: str, ref: CloudCredentialsRef | None) -> ConfluentClient:
         """The Confluent client for a resource's credentials (its Secret, or the operator's)."""
+        if ref is None and self.default_cloud_credentials is not None:
+            async with self._lock:
+                if self._default is None:
+                    secret = self._default_secret
+                    self._default = self._new_confluent(
+                        self.default_cloud_credentials,
+                        refresh=(lambda: self.reload_default(kube)) if secret is not None else None,
+                    )
+                return self._default
         credentials = await self._cloud_credentials(kube, namespace, ref)
         key = _fingerprint(self.confluent_url, credentials.api_key, credentials.api_secret)
         async with self._lock:
             client = self._confluent.get(key)
             if client is None:
-                client = ConfluentClient(
-                    credentials,
-                    base_url=self.confluent_url,
-                    retry=self._retry,
-                    timeout=self._timeout,
-                    observer=metrics.observe_external_call,
-                )
-                self._confluent[key] = client
+                client = self._confluent[key] = self._new_confluent(credentials)
         return client
+
+    def _new_confluent(
+        self, credentials: CloudCredentials, refresh: Callable[[], Awaitable[CloudCredentials | None]] | None = None
+    ) -> ConfluentClient:
+        return ConfluentClient(
+            credentials,
+            base_url=self.confluent_url,
+            retry=self._retry,
+            timeout=self._timeout,
+            observer=metrics.observe_external_call,
+            refresh=refresh,
+        )
+
+    def is_default_secret(self, namespace: str, name: str) -> bool:
+        """Whether this Secret holds the operator-wide key."""
+        return self._default_secret == SecretName(namespace, name)
+
+    async def reload_default(self, kube: KubeGateway) -> CloudCredentials | None:
+        """Read the operator-wide key's Secret again; the default client uses what it holds from now on.
+
+        Returns the key read, or None when the Secret cannot be read (the old key stays in use).
+        """
+        if self._default_secret is None:
+            return None
+        try:
+            credentials = await read_cloud_credentials(kube, self._default_secret)
+        except CredentialsNotFound as missing:
+            logger.warning("Could not reload the operator's Confluent Cloud API key: %s", missing)
+            return None
+        if credentials != self.default_cloud_credentials:
+            logger.info("Using the Confluent Cloud API key in Secret %s (it changed)", self._default_secret)
+            self.default_cloud_credentials = credentials
+            if self._default is not None:
+                self._default.use(credentials)
+        return credentials
 
     async def _cloud_credentials(
         self, kube: KubeGateway, namespace: str, ref: CloudCredentialsRef | None
@@ -109,7 +179,8 @@ class ClientPool:
         return client
 
     async def aclose(self) -> None:
-        for client in self._confluent.values():
+        for client in [*self._confluent.values(), *([self._default] if self._default else [])]:
             await client.aclose()
         self._confluent.clear()
+        self._default = None
         self._iam.clear()

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ccloud_operator import metrics
-from ccloud_operator.clients import ClientPool
+from ccloud_operator.clients import ClientPool, CredentialsNotFound, SecretName, read_cloud_credentials
 from ccloud_operator.confluent.client import CloudCredentials, RetryPolicy
 from ccloud_operator.kube import KubeGateway, KubernetesGateway
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
@@ -52,18 +52,25 @@ class Runtime:
 _current: Runtime | None = None
 
 
+class StartupError(Exception):
+    """The operator cannot start with these settings; the message says why."""
+
+
 async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> Runtime:
     """Build the runtime from settings; reads the default credentials Secret if one is named."""
     global _current
     kube = kube or KubernetesGateway()
     default_credentials = None
+    default_secret = None
     if settings.cloud_api_key and settings.cloud_api_secret:
         default_credentials = CloudCredentials(settings.cloud_api_key, settings.cloud_api_secret.get_secret_value())
     elif settings.cloud_credentials_secret:
-        namespace, name = settings.cloud_credentials_secret.split("/")
-        data = await kube.read_secret(namespace, name)
-        if data and data.get("api-key") and data.get("api-secret"):
-            default_credentials = CloudCredentials(data["api-key"], data["api-secret"])
+        default_secret = SecretName(*settings.cloud_credentials_secret.split("/"))
+        try:
+            default_credentials = await read_cloud_credentials(kube, default_secret)
+        except CredentialsNotFound as missing:
+            # A setting that names a Secret that is not there is an invalid setting: stop, saying so.
+            raise StartupError(f"CCLOUD_OPERATOR_CLOUD_CREDENTIALS_SECRET: {missing}") from missing
     integrations = IntegrationDirectory()
     clients = ClientPool(
         confluent_url=settings.confluent_url,
@@ -71,6 +78,7 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
         aws_endpoint_url=settings.aws_endpoint_url,
         retry=RetryPolicy(max_retries=settings.confluent_max_retries),
         confluent_timeout=settings.confluent_timeout,
+        default_credentials_secret=default_secret,
     )
     _current = Runtime(
         settings=settings,

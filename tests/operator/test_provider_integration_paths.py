@@ -202,3 +202,27 @@ def test_deleting_before_the_id_was_recorded_finds_the_integration_by_its_role(w
     assert world.admin.state()["integrations"] == {}
     deletes = [r for r in world.admin.requests() if r["method"] == "DELETE" and "/pim/v1/integrations/" in r["path"]]
     assert [r["status"] for r in deletes] == [204]
+
+
+def test_a_recorded_integration_that_names_another_role_is_never_used(world: World) -> None:
+    world.start_operator()
+    world.create(
+        PI, "mine", {"environment": world.info.environment_id, "aws": {"createRole": {"roleName": "mine-role"}}}
+    )
+    first = world.wait_condition(PI, "mine", "Ready", "True")["status"]["integrationId"]
+    # A restore from backup puts another object's integration id into the status, and this object's own
+    # integration is gone meanwhile.
+    other = world.admin.register_integration(f"arn:aws:iam::{ACCOUNT}:role/someone-elses")
+    world.admin.delete_integration(first)
+    world.custom.patch_namespaced_custom_object_status(
+        "ccloud.operator.dev", "v1alpha1", world.namespace, PI, "mine", {"status": {"integrationId": other["id"]}}
+    )
+    event = world.wait_event("mine", "IntegrationMismatch")
+    assert other["id"] in event.message and "someone-elses" in event.message
+    renewed = world.wait_for(
+        PI, "mine", lambda o: o["status"].get("integrationId") not in (first, other["id"]), "its own integration again"
+    )
+    world.wait_condition(PI, "mine", "Ready", "True")
+    registered = world.admin.state()["integrations"]
+    assert registered[renewed["status"]["integrationId"]]["customer_iam_role_arn"].endswith(":role/mine-role")
+    assert other["id"] in registered  # the other one untouched

@@ -60,11 +60,76 @@ def test_an_explicit_deny_in_the_trust_policy_wins() -> None:
     assert not admitted and "NoConfluent" in reason
 
 
-def test_presets_grant_what_they_require() -> None:
+#: What the connectors need, written out from their documentation, not from the operator's constants:
+#: - S3 sink: the policy of Confluent's S3 sink docs ("user-account-iam-policy"), as Confluent's Terraform
+#:   example reproduces it (terraform-provider-confluent examples/configurations/connectors/
+#:   s3-sink-connector-assume-role/iam_role_module/main.tf);
+#: - DynamoDB CDC source: Confluent's cc-amazon-dynamodb-cdc-source page (a snapshot scans the table, CDC
+#:   reads its stream and keeps a checkpoint table with the prefix connect-KCL-), the DynamoDB Streams API
+#:   (stream actions on table/NAME/stream/LABEL, ListStreams on "*"), and AWS "IAM permissions required for
+#:   KCL consumer applications" (the lease table's actions).
+DOCUMENTED_S3_SINK = [
+    ("s3:ListAllMyBuckets", "arn:aws:s3:::*"),
+    *[
+        (action, "arn:aws:s3:::orders")
+        for action in ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
+    ],
+    *[
+        (action, "arn:aws:s3:::orders/*")
+        for action in (
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:GetObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+        )
+    ],
+]
+TABLE = "arn:aws:dynamodb:eu-west-1:123456789012:table/events"
+DOCUMENTED_DYNAMODB_CDC = [
+    ("dynamodb:DescribeTable", TABLE),
+    ("dynamodb:Scan", TABLE),
+    *[
+        (action, f"{TABLE}/stream/2026-01-01T00:00:00.000")
+        for action in ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
+    ],
+    ("dynamodb:ListStreams", "*"),
+    *[
+        (action, "arn:aws:dynamodb:eu-west-1:123456789012:table/connect-KCL-events-cdc")
+        for action in (
+            "dynamodb:CreateTable",
+            "dynamodb:DescribeTable",
+            "dynamodb:Scan",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+    ],
+]
+
+
+def test_the_presets_grant_what_the_connector_documentation_lists() -> None:
     document = policy.permission_document(["orders"], ["events"], None, account_id="123456789012")
+    refused = [
+        need for need in DOCUMENTED_S3_SINK + DOCUMENTED_DYNAMODB_CDC if not policy.is_allowed([document], *need)
+    ]
+    assert refused == []
+
+
+def test_an_existing_role_is_checked_for_each_documented_need() -> None:
+    # A role that grants everything documented passes; take any one documented need away and it fails.
+    # (A user writes the stream and checkpoint grants with wildcards, as AWS's examples do.)
+    written = [
+        (action, resource.replace("2026-01-01T00:00:00.000", "*").replace("connect-KCL-events-cdc", "connect-KCL-*"))
+        for action, resource in DOCUMENTED_S3_SINK + DOCUMENTED_DYNAMODB_CDC
+    ]
+    everything = {"Statement": [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in written]}
     needed = policy.required_permissions(["orders"], ["events"], account_id="123456789012", region="eu-west-1")
-    assert needed
-    assert all(policy.is_allowed([document], action, resource) for action, resource in needed)
+    assert all(policy.is_allowed([everything], *need) for need in needed)
+    for missing in written:
+        partial = {"Statement": [s for s in everything["Statement"] if (s["Action"], s["Resource"]) != missing]}
+        assert not all(policy.is_allowed([partial], *need) for need in needed), f"{missing} is never checked"
 
 
 def test_deny_wins_over_allow_and_wildcards_match() -> None:

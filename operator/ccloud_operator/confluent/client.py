@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -18,6 +18,7 @@ from ccloud_operator.confluent.errors import (
     ConfluentError,
     InUse,
     TransportError,
+    Unauthorized,
     error_for_response,
     means_gone,
 )
@@ -85,9 +86,14 @@ class ConfluentClient:
         timeout: float = 30.0,
         observer: CallObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        refresh: Callable[[], Awaitable[CloudCredentials | None]] | None = None,
     ) -> None:
+        """``refresh``, when given, is asked for the current key after a 401: a rotated key is picked up
+        and the refused call sent once more."""
         self._retry = retry or RetryPolicy()
         self._observer = observer
+        self._credentials = credentials
+        self._refresh = refresh
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=httpx.BasicAuth(credentials.api_key, credentials.api_secret),
@@ -98,6 +104,11 @@ class ConfluentClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def use(self, credentials: CloudCredentials) -> None:
+        """Send every later request with this key (a rotation)."""
+        self._credentials = credentials
+        self._http.auth = httpx.BasicAuth(credentials.api_key, credentials.api_secret)
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -119,7 +130,9 @@ class ConfluentClient:
         """
         service = endpoint.split("/", 2)[1] if endpoint.startswith("/") else endpoint
         attempt = 0
+        refreshed = False
         while True:
+            sent_with = self._credentials
             try:
                 response = await self._http.request(method, path, params=params, json=json_body)
             except httpx.TransportError as exc:
@@ -141,6 +154,14 @@ class ConfluentClient:
                 retry_after=_retry_after(response),
                 location=response.headers.get("Location"),
             )
+            if isinstance(error, Unauthorized) and self._refresh is not None and not refreshed:
+                # The key was refused before anything happened: a rotated one may be in its Secret (or
+                # a concurrent call has already found it there).
+                refreshed = True
+                current = self._credentials if self._credentials != sent_with else await self._refresh()
+                if current is not None and current != sent_with:
+                    self.use(current)
+                    continue
             can_retry = error.retryable and (idempotent or response.status_code == 429)
             if can_retry and attempt < self._retry.max_retries:
                 await self._sleep(attempt, error.retry_after, error)

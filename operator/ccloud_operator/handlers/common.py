@@ -56,7 +56,9 @@ def invalid_spec(body: kopf.Body, patch: kopf.Patch, error: pydantic.ValidationE
         ]
     )
     apply_outcome(body, patch, outcome)
-    kopf.warn(body, reason="InvalidSpec", message=message)
+    # kopf.event, not kopf.warn: the posting level that keeps kopf's own chatter out of Events would
+    # silence kopf.warn too.
+    kopf.event(body, type="Warning", reason="InvalidSpec", message=message)
     return kopf.PermanentError(message)
 
 

@@ -1,15 +1,13 @@
-"""kopf handlers for ManagedConnector, and the Secret watch that wakes connectors on rotation."""
+"""kopf handlers for ManagedConnector."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import kopf
-import pydantic
 
 from ccloud_operator import runtime
 from ccloud_operator.constants import (
-    DEPENDENCY_REVISION_ANNOTATION,
     GROUP,
     MANAGED_CONNECTOR_KIND,
     MANAGED_CONNECTORS,
@@ -56,29 +54,6 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     reconciler.forget(body.metadata.uid or "")
 
 
-def connector_secrets(spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> dict[tuple[str, str], str]:
-    """Index: (namespace, Secret name) -> the connectors whose config reads that Secret."""
-    try:
-        model = ManagedConnectorSpec.model_validate(dict(spec))
-    except pydantic.ValidationError:
-        return {}
-    return {(namespace or "", secret): name for secret in model.referenced_secrets()}
-
-
-async def secret_changed(
-    body: kopf.Body, name: str, namespace: str | None, connector_secrets: kopf.Index[tuple[str, str], str], **_: Any
-) -> None:
-    """A referenced Secret changed: wake its connectors so the new value is applied within seconds."""
-    namespace = namespace or ""
-    connectors: list[str] = list(connector_secrets.get((namespace, name), []))
-    if not connectors:
-        return
-    revision = f"secrets/{name}/{body.metadata.get('resourceVersion')}"
-    rt = runtime.current()
-    for connector in connectors:
-        await rt.kube.annotate(MANAGED_CONNECTORS, namespace, connector, {DEPENDENCY_REVISION_ANNOTATION: revision})
-
-
 def register(registry: kopf.OperatorRegistry, resync_interval: float) -> None:
     """Attach the handlers to a kopf registry."""
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
@@ -88,5 +63,3 @@ def register(registry: kopf.OperatorRegistry, resync_interval: float) -> None:
         resync
     )
     kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
-    kopf.index(*resource, registry=registry, id="connector_secrets")(connector_secrets)
-    kopf.on.event("", "v1", "secrets", registry=registry, id="secret-changed")(secret_changed)  # type: ignore[arg-type]

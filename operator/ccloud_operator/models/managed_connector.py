@@ -77,8 +77,10 @@ class ManagedConnectorSpec(SpecModel):
         return self.connector_name or name
 
     def referenced_secrets(self) -> set[str]:
-        """Names of every Secret whose content goes into the connector's config."""
+        """Names of every Secret the connector's config or its Confluent calls read."""
         names = {entry.secret_key_ref.name for entry in self.sensitive_config}
         if self.kafka_auth and self.kafka_auth.api_key_secret_ref:
             names.add(self.kafka_auth.api_key_secret_ref.name)
+        if self.cloud_credentials_secret_ref:
+            names.add(self.cloud_credentials_secret_ref.name)
         return names

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ccloud_operator.models.common import CloudCredentialsRef, DeletionPolicy, SpecModel
 
@@ -30,6 +31,21 @@ class Permissions(SpecModel):
     s3_buckets: tuple[str, ...] = ()
     dynamodb_tables: tuple[str, ...] = Field(default=(), alias="dynamodbTables")
     policy_document: str | None = None
+
+    @field_validator("policy_document")
+    @classmethod
+    def _a_policy(cls, value: str | None) -> str | None:
+        # The CRD can only say "a string"; what AWS would refuse is refused here, before any write.
+        if value is None:
+            return value
+        try:
+            document = json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"not JSON: {error}") from error
+        statements = document.get("Statement") if isinstance(document, dict) else None
+        if not isinstance(statements, list | dict) or not statements:
+            raise ValueError("an IAM policy document needs a non-empty Statement")
+        return value
 
     @property
     def empty(self) -> bool:
@@ -70,6 +86,13 @@ class ProviderIntegrationSpec(SpecModel):
     display_name: str | None = None
     cloud_credentials_secret_ref: CloudCredentialsRef | None = None
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+
+    def referenced_secrets(self) -> set[str]:
+        """Names of every Secret whose keys the integration's Confluent or AWS calls use."""
+        names = {self.cloud_credentials_secret_ref.name} if self.cloud_credentials_secret_ref else set()
+        if self.aws.credentials_secret_ref:
+            names.add(self.aws.credentials_secret_ref.name)
+        return names
 
     def effective_display_name(self, namespace: str, name: str) -> str:
         """The Confluent display name: the spec's, or "<namespace>-<name>" cut to the API's 60 characters."""

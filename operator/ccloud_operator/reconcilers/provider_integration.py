@@ -165,6 +165,17 @@ class ProviderIntegrationReconciler:
             integration = await confluent.get_integration(spec.environment, known_id)
             if integration is not None and integration.customer_role_arn == role_arn:
                 return integration
+            if integration is not None:
+                # Never use an integration of another role, whatever the status says.
+                outcome.events.append(
+                    Event(
+                        "Warning",
+                        "IntegrationMismatch",
+                        f"integration {known_id} registers {integration.customer_role_arn}, not {role_arn}; "
+                        "looking for this role's own integration",
+                    )
+                )
+                known_id = None
         # Not known, or not found by id: the role ARN is unique per environment, so it finds ours.
         found = await confluent.find_integration_by_role(spec.environment, role_arn)
         if found is None:

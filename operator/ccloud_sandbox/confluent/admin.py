@@ -127,6 +127,10 @@ class SandboxAdmin:
             role_binding_ids=tuple(result["role_binding_ids"]),
         )
 
+    def revoke_api_key(self, api_key: str) -> None:
+        """Delete a Cloud API key "in the console": requests with it get 401 from now on."""
+        self._call("DELETE", f"/api-keys/{api_key}")
+
     def create_role_binding(self, principal: str, role_name: str, crn_pattern: str) -> dict[str, Any]:
         """A role binding made without authorization checks."""
         result: dict[str, Any] = self._call(

@@ -28,6 +28,7 @@ Identity ("someone did this in the console")
           -> 201 `{"api_key", "api_secret", "service_account_id", "principal", "role_binding_ids"}`;
           a new service account with a Cloud API key and the given bindings (none: the key can
           authenticate but is authorized for nothing)
+- `DELETE /_sandbox/api-keys/{key}`             -> 204, the key is revoked (requests with it get 401)
 - `POST   /_sandbox/role-bindings` `{"principal", "role_name", "crn_pattern"}` -> 201 binding
 
 Out-of-band edits
@@ -186,6 +187,15 @@ async def create_api_key(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def revoke_api_key(request: web.Request) -> web.StreamResponse:
+    """DELETE /_sandbox/api-keys/{key}: the key is deleted in the console."""
+    sandbox = sandbox_of(request)
+    if sandbox.state.api_keys.pop(request.match_info["key"], None) is None:
+        raise ApiError(404, f"no API key {request.match_info['key']}")
+    sandbox.persist()
+    return web.Response(status=204)
+
+
 async def create_role_binding(request: web.Request) -> web.StreamResponse:
     """POST /_sandbox/role-bindings: a binding made without any authorization check."""
     sandbox = sandbox_of(request)
@@ -333,6 +343,7 @@ def routes() -> list[web.RouteDef]:
         web.patch("/_sandbox/realism", update_realism),
         web.post("/_sandbox/integrations", register_integration),
         web.post("/_sandbox/api-keys", create_api_key),
+        web.delete("/_sandbox/api-keys/{key}", revoke_api_key),
         web.post("/_sandbox/role-bindings", create_role_binding),
         web.delete("/_sandbox/integrations/{id}", delete_integration),
         web.delete("/_sandbox/clusters/{lkc}", delete_cluster),

@@ -1,0 +1,65 @@
+"""The Secret watch: a changed Secret wakes the objects that read it, and a rotated operator-wide key
+is picked up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+import pydantic
+
+from ccloud_operator import runtime
+from ccloud_operator.constants import (
+    DEPENDENCY_REVISION_ANNOTATION,
+    GROUP,
+    MANAGED_CONNECTORS,
+    PROVIDER_INTEGRATIONS,
+    VERSION,
+)
+from ccloud_operator.models.managed_connector import ManagedConnectorSpec
+from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
+
+SecretIndex = kopf.Index[tuple[str, str], str]
+
+
+def _indexer(model: type[ManagedConnectorSpec] | type[ProviderIntegrationSpec]) -> Callable[..., Any]:
+    def index(spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> dict[tuple[str, str], str]:
+        """(namespace, Secret name) -> the objects of this kind that read that Secret."""
+        try:
+            parsed = model.model_validate(dict(spec))
+        except pydantic.ValidationError:
+            return {}
+        return {(namespace or "", secret): name for secret in parsed.referenced_secrets()}
+
+    return index
+
+
+async def secret_changed(
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    connector_secrets: SecretIndex,
+    integration_secrets: SecretIndex,
+    **_: Any,
+) -> None:
+    """A Secret changed: wake what reads it, so a rotated value is applied within seconds."""
+    namespace = namespace or ""
+    rt = runtime.current()
+    if rt.clients.is_default_secret(namespace, name):
+        await rt.clients.reload_default(rt.kube)
+    revision = f"secrets/{name}/{body.metadata.get('resourceVersion')}"
+    for plural, index in ((MANAGED_CONNECTORS, connector_secrets), (PROVIDER_INTEGRATIONS, integration_secrets)):
+        for reader in list(index.get((namespace, name), [])):
+            await rt.kube.annotate(plural, namespace, reader, {DEPENDENCY_REVISION_ANNOTATION: revision})
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    """Attach the indexes and the Secret watch to a kopf registry."""
+    kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="connector_secrets")(
+        _indexer(ManagedConnectorSpec)
+    )
+    kopf.index(GROUP, VERSION, PROVIDER_INTEGRATIONS, registry=registry, id="integration_secrets")(
+        _indexer(ProviderIntegrationSpec)
+    )
+    kopf.on.event("", "v1", "secrets", registry=registry, id="secret-changed")(secret_changed)  # type: ignore[arg-type]
