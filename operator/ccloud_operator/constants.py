@@ -35,3 +35,7 @@ OWNER_TAG = "ccloud.operator.dev/owner"
 
 #: Confluent returns secret config values masked with this (any run of two or more asterisks).
 MASK_PREFIX = "**"
+
+#: `"true"` stops every external call for the object (Crossplane's and Strimzi's convention); removing
+#: it resumes at once.
+PAUSED_ANNOTATION = f"{GROUP}/paused"

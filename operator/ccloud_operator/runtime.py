@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from ccloud_operator import metrics
 from ccloud_operator.clients import ClientPool, CredentialsNotFound, SecretName, read_cloud_credentials
 from ccloud_operator.confluent.client import CloudCredentials, RetryPolicy
+from ccloud_operator.guardrails import Guardrails
 from ccloud_operator.kube import KubeGateway, KubernetesGateway
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
+from ccloud_operator.reconcilers.connector_claims import ConnectorClaims
 from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.managed_connector import ManagedConnectorReconciler
 from ccloud_operator.reconcilers.provider_integration import ProviderIntegrationReconciler
@@ -22,11 +24,13 @@ class Runtime:
     """Built once at operator start-up; handlers reach it through ``current()``."""
 
     settings: OperatorSettings
+    guardrails: Guardrails
     kube: KubeGateway
     clients: ClientPool
     provider_integrations: ProviderIntegrationReconciler
     integrations: IntegrationDirectory
     managed_connectors: ManagedConnectorReconciler
+    connector_claims: ConnectorClaims
     _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _ready: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
 
@@ -72,6 +76,7 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
             # A setting that names a Secret that is not there is an invalid setting: stop, saying so.
             raise StartupError(f"CCLOUD_OPERATOR_CLOUD_CREDENTIALS_SECRET: {missing}") from missing
     integrations = IntegrationDirectory()
+    claims = ConnectorClaims()
     clients = ClientPool(
         confluent_url=settings.confluent_url,
         default_cloud_credentials=default_credentials,
@@ -82,6 +87,7 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
     )
     _current = Runtime(
         settings=settings,
+        guardrails=settings.guardrails(),
         kube=kube,
         clients=clients,
         provider_integrations=ProviderIntegrationReconciler(
@@ -95,7 +101,9 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
             settings.resync_interval,
             integrations,
             create_pending_grace=settings.create_pending_grace,
+            claims=claims,
         ),
+        connector_claims=claims,
     )
     return _current
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ccloud_operator.guardrails import Guardrails
+
 
 class OperatorSettings(BaseSettings):
     """Everything the operator needs to know at start, checked before it touches any API."""
@@ -44,12 +46,49 @@ class OperatorSettings(BaseSettings):
     )
     bind_address: str = Field("0.0.0.0", description="Address the metrics and health endpoints listen on.")
 
+    # Guardrails a platform owner sets for every tenant (docs/security.md).
+    role_permissions_boundary: str | None = Field(
+        None, description="Permissions boundary every role the operator creates carries (ARN)."
+    )
+    role_name_prefix: str = Field("", description="Prefix every role the operator creates has in its name.")
+    role_path: str | None = Field(None, description="IAM path every role the operator creates has, e.g. /confluent/.")
+    allow_policy_document: bool = Field(True, description="Whether aws.permissions.policyDocument may be used.")
+    default_cloud_credentials_namespaces: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Namespaces (glob patterns, comma-separated) that may use the operator's own Confluent key; "
+        "unset: all.",
+    )
+    default_aws_identity_namespaces: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Namespaces (glob patterns, comma-separated) that may use the operator's own AWS identity; "
+        "unset: all.",
+    )
+    environments: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Namespace pattern -> allowed Confluent environments, as JSON: {"team-a-*": ["env-abc12"]}; '
+        "a namespace no pattern matches may use none.",
+    )
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
         # Environment variables carry lists as "a,b"; flags as lists.
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("default_cloud_credentials_namespaces", "default_aws_identity_namespaces", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("role_path")
+    @classmethod
+    def _iam_path(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("/") and value.endswith("/")):
+            raise ValueError("role_path must start and end with '/', e.g. /confluent/")
         return value
 
     @field_validator("cloud_credentials_secret")
@@ -64,3 +103,19 @@ class OperatorSettings(BaseSettings):
         if (self.cloud_api_key is None) != (self.cloud_api_secret is None):
             raise ValueError("set both cloud_api_key and cloud_api_secret, or neither")
         return self
+
+    def guardrails(self) -> Guardrails:
+        """The tenant rules these settings describe."""
+        return Guardrails(
+            role_permissions_boundary=self.role_permissions_boundary,
+            role_name_prefix=self.role_name_prefix,
+            role_path=self.role_path,
+            allow_policy_document=self.allow_policy_document,
+            default_cloud_credentials_namespaces=_patterns(self.default_cloud_credentials_namespaces),
+            default_aws_identity_namespaces=_patterns(self.default_aws_identity_namespaces),
+            environments={pattern: tuple(envs) for pattern, envs in self.environments.items()},
+        )
+
+
+def _patterns(value: list[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)

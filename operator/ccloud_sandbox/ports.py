@@ -3,22 +3,33 @@
 A port picked by binding port 0 comes from the kernel's ephemeral range, the range every outgoing
 connection's local port also comes from: released for the server to bind it, it can be taken by any
 connection meanwhile, and a server that restarts on "its" port finds it in use. Ports here come from
-below that range instead, in a block of their own per pytest-xdist worker (and per process otherwise),
-taken in order, so two workers never pick the same port and no ephemeral allocation can land on one.
+below that range instead.
+
+Two processes picking from the same ports can still pick the same one (each probes it free, both
+bind it later). So the range is cut into blocks and each process claims a block of its own: it holds
+an exclusive lock on the block's lock file for as long as it lives, and the kernel drops the lock
+when it exits, however it exits. Concurrent pytest sessions, their xdist workers, the demo and a
+benchmark therefore never share a block, and within a process ports are handed out in order.
 """
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import socket
+import tempfile
+import threading
 from pathlib import Path
+from typing import IO
 
 #: Ports below the ephemeral range, split into blocks.
 FIRST_PORT = 20000
-BLOCK_SIZE = 500
+BLOCK_SIZE = 100
 
 _counter = itertools.count()
+_claim_lock = threading.Lock()
+_claimed: tuple[int, int, IO[str]] | None = None  # (pid, block start, the open lock file)
 
 
 def _ephemeral_floor() -> int:
@@ -28,13 +39,34 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
+def _lock_dir() -> Path:
+    path = Path(tempfile.gettempdir()) / f"ccloud-sandbox-ports-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def _block_start() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    blocks = max(1, (_ephemeral_floor() - FIRST_PORT) // BLOCK_SIZE)
-    # gw0, gw1, ... get blocks 1, 2, ...; a process outside xdist (the demo, a benchmark, a pytest run
-    # without workers) gets a block chosen by its pid, away from block 0's neighbours.
-    index = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else os.getpid() % blocks
-    return FIRST_PORT + (index % blocks) * BLOCK_SIZE
+    """This process's block, claimed on first use (and again in a forked child, which holds no lock)."""
+    global _claimed
+    with _claim_lock:
+        if _claimed is not None and _claimed[0] == os.getpid():
+            return _claimed[1]
+        blocks = max(1, (_ephemeral_floor() - FIRST_PORT) // BLOCK_SIZE)
+        # Start the search at a different block per process so claims rarely contend for one file.
+        first = os.getpid() % blocks
+        directory = _lock_dir()
+        for offset in range(blocks):
+            index = (first + offset) % blocks
+            handle = (directory / f"block-{index}.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            start = FIRST_PORT + index * BLOCK_SIZE
+            _claimed = (os.getpid(), start, handle)
+            return start
+        raise RuntimeError(f"all {blocks} port blocks below {_ephemeral_floor()} are claimed by other processes")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -38,6 +38,26 @@ def rules_of(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
+AGGREGATE_LABEL = "rbac.authorization.k8s.io/aggregate-to-"
+
+
+def tenant_roles(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ClusterRoles that aggregate into a built-in role, by that role's name (edit, admin, view)."""
+    return {
+        key.removeprefix(AGGREGATE_LABEL): role
+        for role in objects_of(rendered, "ClusterRole")
+        for key, value in role["metadata"].get("labels", {}).items()
+        if key.startswith(AGGREGATE_LABEL) and value == "true"
+    }
+
+
+def operator_cluster_role(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's own ClusterRole (the one its ClusterRoleBinding names, not a tenant role)."""
+    tenants = [role["metadata"]["name"] for role in tenant_roles(rendered).values()]
+    (role,) = [r for r in objects_of(rendered, "ClusterRole") if r["metadata"]["name"] not in tenants]
+    return role
+
+
 # -- one source of truth ---------------------------------------------------------------------------------------
 
 
@@ -266,7 +286,7 @@ CRD_RULES = {("apiextensions.k8s.io", "customresourcedefinitions", verb) for ver
 
 def test_cluster_wide_mode_grants_one_cluster_role_and_no_namespaced_roles() -> None:
     rendered = render()
-    cluster_role = one(rendered, "ClusterRole")
+    cluster_role = operator_cluster_role(rendered)
     assert rules_of(cluster_role) == APPLICATION_RULES | CRD_RULES
     binding = one(rendered, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
@@ -278,7 +298,7 @@ def test_cluster_wide_mode_grants_one_cluster_role_and_no_namespaced_roles() -> 
 
 def test_namespaced_mode_grants_a_role_per_namespace_and_only_crd_and_namespace_reads_cluster_wide() -> None:
     rendered = render({"watchNamespaces": ["team-a", "team-b"]}, release="ops", namespace="ops-system")
-    assert rules_of(one(rendered, "ClusterRole")) == CRD_RULES | {
+    assert rules_of(operator_cluster_role(rendered)) == CRD_RULES | {
         ("", "namespaces", "list"),
         ("", "namespaces", "watch"),
     }
@@ -292,6 +312,41 @@ def test_namespaced_mode_grants_a_role_per_namespace_and_only_crd_and_namespace_
         for binding in bindings
     )
     assert container_env(rendered)["CCLOUD_OPERATOR_NAMESPACES"] == "team-a,team-b"
+
+
+KIND_GROUP = "ccloud.operator.dev"
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def test_tenants_get_connectors_through_edit_integrations_through_admin_and_reads_through_view() -> None:
+    roles = tenant_roles(render())
+    assert set(roles) == {"edit", "admin", "view"}
+    writes = {
+        kind: {resource for (group, resource, verb) in rules_of(role) if group == KIND_GROUP and verb in WRITE_VERBS}
+        for kind, role in roles.items()
+    }
+    assert writes == {"edit": {"managedconnectors"}, "admin": {"providerintegrations"}, "view": set()}
+    assert {(resource, verb) for (_, resource, verb) in rules_of(roles["view"])} == {
+        (resource, verb)
+        for resource in (
+            "managedconnectors",
+            "managedconnectors/status",
+            "providerintegrations",
+            "providerintegrations/status",
+        )
+        for verb in ("get", "list", "watch")
+    }
+
+
+def test_editors_may_get_integrations_too_when_the_values_say_so() -> None:
+    edit = tenant_roles(render({"tenantRbac": {"providerIntegrationsForEditors": True}}))["edit"]
+    assert (KIND_GROUP, "providerintegrations", "create") in rules_of(edit)
+
+
+def test_no_tenant_roles_when_aggregation_is_off() -> None:
+    rendered = render({"tenantRbac": {"aggregate": False}})
+    assert tenant_roles(rendered) == {}
+    assert len(objects_of(rendered, "ClusterRole")) == 1
 
 
 def test_namespaced_mode_may_read_exactly_the_named_credentials_secret_outside_its_namespaces() -> None:

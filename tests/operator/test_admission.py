@@ -59,6 +59,7 @@ def mc_spec(**extra: Any) -> dict[str, Any]:
         ({**pi_spec(), "displayName": "x" * 61}, "spec.displayName"),
         (pi_spec(roleArn=ROLE_ARN, trustPolicy="Sometimes"), 'supported values: "Manage", "Report"'),
         ({**pi_spec(), "deletionPolicy": "Keep"}, 'supported values: "Delete", "Orphan"'),
+        (pi_spec(createRole={"roleName": "r"}, trustPolicy="Report"), "trustPolicy Report is for an existing role"),
     ],
 )
 def test_invalid_provider_integrations_are_rejected(
@@ -78,6 +79,13 @@ def test_invalid_provider_integrations_are_rejected(
         (mc_spec(kafkaAuth={}), "exactly one of kafkaAuth.serviceAccountId"),
         (mc_spec(state="Stopped"), 'supported values: "Running", "Paused"'),
         (mc_spec(sensitiveConfig=[{"key": "k"}]), "secretKeyRef: Required value"),
+        (
+            mc_spec(
+                config={"s3.region": "eu-west-1"},
+                sensitiveConfig=[{"key": "s3.region", "secretKeyRef": {"name": "s", "key": "k"}}],
+            ),
+            "a key is set in both config and sensitiveConfig",
+        ),
     ],
 )
 def test_invalid_managed_connectors_are_rejected(

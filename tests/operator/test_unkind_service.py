@@ -106,8 +106,9 @@ def test_a_connector_whose_cluster_is_gone_reports_it_and_is_deleted_cleanly(wor
 
 
 def test_list_lag_makes_no_second_create_and_no_takeover_of_a_connector_made_meanwhile(world: World) -> None:
-    world.admin.set_realism(read_lag_seconds=nominal(3))
-    world.start_operator()
+    # Reads trail writes by 8 s, longer than the first poll (5 s), within the create-pending grace.
+    world.admin.set_realism(read_lag_seconds=nominal(8))
+    world.start_operator(CCLOUD_OPERATOR_CREATE_PENDING_GRACE="30")
     ready_pair(world, "lagged")
     creates = requests(world, "POST", "/connectors")
     assert [r["status"] for r in creates] == [201], creates
@@ -151,6 +152,9 @@ def test_a_deleted_connector_gets_one_delete_while_it_lingers(world: World) -> N
     world.admin.set_realism(delete_linger_seconds=nominal(8))
     world.start_operator()
     ready_pair(world, "lingering")
+    # From now on reads trail writes by 5 s: after the DELETE, the list still shows the connector running
+    # at the first deletion polls, and the DELETE must not be sent again for that.
+    world.admin.set_realism(read_lag_seconds=nominal(5))
     world.admin.clear_requests()
     deleted_at = time.monotonic()
     world.delete(MC, "lingering-sink")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+import pydantic
 
 from ccloud_operator import runtime
 from ccloud_operator.constants import (
@@ -14,7 +15,10 @@ from ccloud_operator.constants import (
     VERSION,
 )
 from ccloud_operator.handlers.common import parse_spec, run_pass
+from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
+from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
+from ccloud_operator.reconcilers.connector_claims import Claim
 from ccloud_operator.reconcilers.managed_connector import ConnectorRef, Trigger
 
 
@@ -26,12 +30,21 @@ def _ref(body: kopf.Body) -> ConnectorRef:
         generation=body.metadata.get("generation"),
         status=dict(body.get("status") or {}),
         annotations=dict(body.metadata.annotations),
+        created=str(body.metadata.get("creationTimestamp") or ""),
     )
 
 
 async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
+    if is_paused(body):
+        report_paused(body, patch)
+        return
     spec = parse_spec(ManagedConnectorSpec, body, patch)
-    reconciler = runtime.current().managed_connectors
+    rt = runtime.current()
+    violation = rt.guardrails.check_connector(body.metadata.namespace or "", spec)
+    if violation is not None:
+        report_violation(body, patch, violation)
+        return
+    reconciler = rt.managed_connectors
     await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec, trigger=trigger))
 
 
@@ -49,9 +62,35 @@ async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Deletion: the connector goes first, and the finalizer only once Confluent no longer lists it."""
     spec = parse_spec(ManagedConnectorSpec, body, patch)
+    if is_paused(body) and spec.deletion_policy is not DeletionPolicy.ORPHAN:
+        wait_while_paused(body, patch)
     reconciler = runtime.current().managed_connectors
     await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
     reconciler.forget(body.metadata.uid or "")
+
+
+async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
+    """Keep the claims current: which object names which connector, and whether its status records it."""
+    claims = runtime.current().connector_claims
+    uid = body.metadata.uid or ""
+    if type == "DELETED":
+        claims.forget(uid)
+        return
+    try:
+        spec = ManagedConnectorSpec.model_validate(dict(body.spec))
+    except pydantic.ValidationError:
+        claims.forget(uid)
+        return
+    name = spec.effective_connector_name(body.metadata.name or "")
+    claims.record(
+        (spec.environment, spec.kafka_cluster, name),
+        Claim(
+            uid=uid,
+            owner=f"{body.metadata.namespace}/{body.metadata.name}",
+            created=str(body.metadata.get("creationTimestamp") or ""),
+            recorded=(body.get("status") or {}).get("connectorName") == name,
+        ),
+    )
 
 
 def register(registry: kopf.OperatorRegistry, resync_interval: float) -> None:
@@ -63,3 +102,4 @@ def register(registry: kopf.OperatorRegistry, resync_interval: float) -> None:
         resync
     )
     kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
+    kopf.on.event(*resource, registry=registry, id="record-claim")(record_claim)

@@ -17,6 +17,8 @@ from ccloud_operator.constants import (
     VERSION,
 )
 from ccloud_operator.handlers.common import parse_spec, run_pass
+from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
+from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
 from ccloud_operator.reconcilers.provider_integration import ResourceRef
 
@@ -34,14 +36,25 @@ def _ref(body: kopf.Body) -> ResourceRef:
 
 async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Create, update, resume and periodic validation all run this one idempotent pass."""
+    if is_paused(body):
+        report_paused(body, patch)
+        return
+    rt = runtime.current()
     spec = parse_spec(ProviderIntegrationSpec, body, patch)
-    reconciler = runtime.current().provider_integrations
+    violation = rt.guardrails.check_integration(body.metadata.namespace or "", spec)
+    if violation is not None:
+        report_violation(body, patch, violation)
+        return
+    spec = rt.guardrails.with_defaults(spec)
+    reconciler = rt.provider_integrations
     await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec))
 
 
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Deletion: blocks (retrying) while something uses the integration."""
     spec = parse_spec(ProviderIntegrationSpec, body, patch)
+    if is_paused(body) and spec.deletion_policy is not DeletionPolicy.ORPHAN:
+        wait_while_paused(body, patch)
     reconciler = runtime.current().provider_integrations
     await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.finalize(_ref(body), spec), deleting=True)
     reconciler.forget(body.metadata.uid or "")

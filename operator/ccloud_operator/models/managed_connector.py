@@ -72,6 +72,7 @@ class ManagedConnectorSpec(SpecModel):
     restart_policy: RestartPolicy = Field(default_factory=RestartPolicy)
     cloud_credentials_secret_ref: CloudCredentialsRef | None = None
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    adopt_existing: bool = False
 
     def effective_connector_name(self, name: str) -> str:
         return self.connector_name or name

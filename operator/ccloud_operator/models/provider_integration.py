@@ -86,6 +86,7 @@ class ProviderIntegrationSpec(SpecModel):
     display_name: str | None = None
     cloud_credentials_secret_ref: CloudCredentialsRef | None = None
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    adopt_existing: bool = False
 
     def referenced_secrets(self) -> set[str]:
         """Names of every Secret whose keys the integration's Confluent or AWS calls use."""

@@ -45,6 +45,7 @@ from ccloud_operator.kube import KubeGateway
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import DesiredState, ManagedConnectorSpec, RestartPolicyType
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
+from ccloud_operator.reconcilers.connector_claims import ConnectorClaims
 from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 from ccloud_operator.reconcilers.pending import Creates
@@ -94,6 +95,8 @@ class ConnectorRef:
     generation: int | None
     status: dict[str, Any]
     annotations: dict[str, str]
+    #: metadata.creationTimestamp: between two objects naming one connector, the older claims it first.
+    created: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,12 @@ class AlreadyExists(SpecProblem):
     reason = "AlreadyExists"
 
 
+class NameConflict(SpecProblem):
+    """Another ManagedConnector owns (or claimed first) the connector this one names."""
+
+    reason = "NameConflict"
+
+
 class ManagedConnectorReconciler:
     """Reconciles ManagedConnectors against Confluent Cloud's Connect API."""
 
@@ -167,6 +176,7 @@ class ManagedConnectorReconciler:
         integrations: IntegrationDirectory | None = None,
         *,
         create_pending_grace: float = 30.0,
+        claims: ConnectorClaims | None = None,
     ) -> None:
         self._clients = clients
         self._kube = kube
@@ -176,6 +186,7 @@ class ManagedConnectorReconciler:
         self._create_pending_grace = create_pending_grace
         self._memory: dict[str, _Memory] = {}
         self._creates = Creates()
+        self._claims = claims or ConnectorClaims()
 
     def _remember(self, uid: str) -> _Memory:
         return self._memory.setdefault(uid, _Memory())
@@ -277,6 +288,16 @@ class ManagedConnectorReconciler:
     ) -> None:
         env, cluster = spec.environment, spec.kafka_cluster
         memory = self._remember(resource.uid)
+        recorded = resource.status.get("connectorName") == name
+        if not recorded:
+            # Before any call for it: another object may own this connector, or have claimed it first.
+            rival = self._claims.rival((env, cluster, name), resource.uid, resource.created, _owner(resource))
+            if rival is not None:
+                how = "owns" if rival.recorded else "claimed first (it is older)"
+                raise NameConflict(
+                    f"ManagedConnector {rival.owner} {how} connector {name} in {env}/{cluster}; this object leaves it "
+                    "alone. Set spec.connectorName to another name."
+                )
         observed = (await self._cluster_connectors(client, env, cluster, max_age=max_age)).get(name)
         marker = resource.annotations.get(CREATE_PENDING_ANNOTATION)
         pending_age = self._creates.pending_age(resource.uid, marker)
@@ -284,7 +305,6 @@ class ManagedConnectorReconciler:
             # A shared list may predate this connector's create (reads trail writes, and polls reuse a
             # list for up to half their delay): whether it is there yet is asked afresh.
             observed = (await self._cluster_connectors(client, env, cluster, max_age=0)).get(name)
-        recorded = resource.status.get("connectorName") == name
         owned = recorded or self._creates.created(resource.uid) == name
         fingerprint = desired.fingerprint(resource.uid)
         wrote = False
@@ -319,11 +339,7 @@ class ManagedConnectorReconciler:
             wrote = True
         else:
             if not (owned or pending_age is not None):
-                raise AlreadyExists(
-                    f"a connector named {name} already exists in {env}/{cluster} "
-                    f"({observed.connector_id or 'id unknown'}) and this ManagedConnector did not create it; "
-                    "it is left alone. Set spec.connectorName to another name, or delete that connector first."
-                )
+                self._adopt_or_refuse(spec, name, observed.connector_id, outcome)
             if recorded:
                 # The create is recorded and Confluent lists it: nothing is pending any more.
                 self._creates.settled(resource.uid)
@@ -375,14 +391,13 @@ class ManagedConnectorReconciler:
         except Conflict as conflict:
             if not had_pending:
                 # Not listed, yet taken: created by someone else moments ago (reads trail writes) or
-                # lingering after a delete. Not this object's; its own create did nothing.
-                outcome.annotations[CREATE_PENDING_ANNOTATION] = None
-                self._creates.settled(resource.uid)
-                raise AlreadyExists(
-                    f"a connector named {name} already exists in {env}/{cluster} and this ManagedConnector did "
-                    f"not create it; it is left alone ({conflict})"
-                ) from conflict
-            # An earlier create of this object (its answer lost, its marker expired) made it.
+                # lingering after a delete. Not this object's (its own create did nothing) unless adopted.
+                if not spec.adopt_existing:
+                    outcome.annotations[CREATE_PENDING_ANNOTATION] = None
+                    self._creates.settled(resource.uid)
+                self._adopt_or_refuse(spec, name, None, outcome, detail=f" ({conflict})")
+            # An earlier create of this object (its answer lost, its marker expired) made it, or the spec
+            # adopts the one that is there: either way the spec's config goes in.
             await client.put_connector_config(env, cluster, name, desired.config)
             self._creates.confirm(resource.uid)
         except ConfluentError as error:
@@ -397,6 +412,23 @@ class ManagedConnectorReconciler:
             logger.info("Created connector %s in %s/%s", name, env, cluster)
         outcome.status["connectorName"] = name
         self._record_write(resource, desired, outcome)
+
+    @staticmethod
+    def _adopt_or_refuse(
+        spec: ManagedConnectorSpec, name: str, connector_id: str | None, outcome: Outcome, detail: str = ""
+    ) -> None:
+        """A connector of this name that no object created: take it when the spec asks to, else refuse."""
+        env, cluster = spec.environment, spec.kafka_cluster
+        if not spec.adopt_existing:
+            raise AlreadyExists(
+                f"a connector named {name} already exists in {env}/{cluster} ({connector_id or 'id unknown'}) "
+                f"and this ManagedConnector did not create it{detail}; it is left alone. Set spec.adoptExisting to "
+                "take it over, spec.connectorName to use another name, or delete that connector first."
+            )
+        outcome.status["connectorName"] = name
+        outcome.events.append(
+            Event("Normal", "ConnectorAdopted", f"took over connector {name} ({connector_id or 'id unknown'})")
+        )
 
     def _record_write(self, resource: ConnectorRef, desired: DesiredConfig, outcome: Outcome) -> None:
         memory = self._remember(resource.uid)
@@ -672,6 +704,10 @@ class ManagedConnectorReconciler:
         outcome.conditions = [Condition(READY, False, "Deleting", message)]
         outcome.retry_after = delay
         outcome.finished = False
+
+
+def _owner(resource: ConnectorRef) -> str:
+    return f"{resource.namespace}/{resource.name}"
 
 
 def _drifted_keys(observed: dict[str, str], desired: DesiredConfig) -> set[str]:

@@ -183,10 +183,22 @@ class ProviderIntegrationReconciler:
         pending = self._creates.pending_age(resource.uid, resource.annotations.get(CREATE_PENDING_ANNOTATION))
         if found.id == known_id or pending is not None:
             return found  # ours: recorded, or made by a create whose answer was lost (or not recorded yet)
-        raise AlreadyExists(
-            f"IAM role {role_arn} is already registered in Confluent Cloud as provider integration {found.id} "
-            f"(display name {found.display_name!r}), which this ProviderIntegration did not create; it is left "
-            "alone. Delete that integration to let this object register the role, or name another role."
+        self._adopt_or_refuse(spec, found.id, role_arn, outcome, f" (display name {found.display_name!r})")
+        return found
+
+    @staticmethod
+    def _adopt_or_refuse(
+        spec: ProviderIntegrationSpec, integration_id: str, role_arn: str, outcome: Outcome, detail: str = ""
+    ) -> None:
+        """An integration for the role that this object did not create: take it when the spec asks to."""
+        if not spec.adopt_existing:
+            raise AlreadyExists(
+                f"IAM role {role_arn} is already registered in Confluent Cloud as provider integration "
+                f"{integration_id}{detail}, which this ProviderIntegration did not create; it is left alone. Set "
+                "spec.adoptExisting to take it over, delete it, or name another role."
+            )
+        outcome.events.append(
+            Event("Normal", "IntegrationAdopted", f"took over provider integration {integration_id} of {role_arn}")
         )
 
     async def _create_integration(
@@ -232,16 +244,11 @@ class ProviderIntegrationReconciler:
             if pending is None and existing != resource.status.get("integrationId"):
                 outcome.annotations[CREATE_PENDING_ANNOTATION] = None
                 self._creates.settled(resource.uid)
-                raise AlreadyExists(
-                    f"IAM role {role_arn} is already registered in Confluent Cloud as provider integration "
-                    f"{existing}, which this ProviderIntegration did not create; it is left alone. Delete that "
-                    "integration to let this object register the role, or name another role."
-                ) from conflict
+                self._adopt_or_refuse(spec, existing, role_arn, outcome)
             found = await confluent.find_integration_by_role(spec.environment, role_arn)
             if found is None:
-                _wait_to_show_up(outcome)  # ours, and not listed yet
-                return None
-            integration = found
+                _wait_to_show_up(outcome)  # ours (or adopted), and not listed yet
+            return found
         except ConfluentError as error:
             # A 4xx answer (quota, validation, auth, 429) means nothing was created: no marker to
             # honour. A 5xx or no answer at all may have created it, so the marker stays.

@@ -62,6 +62,9 @@ CONTROLLERS = (
     "garbage-collector-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
+    # Fills the built-in admin/edit/view ClusterRoles from roles labelled to aggregate into them, which
+    # is how the chart grants tenants access to the custom resources.
+    "clusterrole-aggregation-controller",
 )
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
