@@ -78,6 +78,9 @@ class StackSettings:
     integration_quota: int = 100
     confluent_timeout: float = 30.0
     log_level: str = "INFO"
+    #: `python -m` this instead of ccloud_operator (benchmarks.traced_operator traces allocations).
+    operator_module: str = "ccloud_operator"
+    operator_env: dict[str, str] = field(default_factory=dict)
 
 
 def machine() -> dict[str, Any]:
@@ -625,7 +628,9 @@ class Bench:
                     "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(settings.validation_interval),
                     "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": str(settings.confluent_timeout),
                     "CCLOUD_OPERATOR_LOG_LEVEL": settings.log_level,
+                    **settings.operator_env,
                 },
+                module=settings.operator_module,
             ).start()
             watcher = ObjectWatch(self.kubeconfig, name).start()
             admin = emulator.admin()

@@ -25,6 +25,8 @@ class OperatorProcess:
     args: list[str] = field(default_factory=list)
     metrics_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
+    #: The module `python -m` runs; a benchmark may wrap the operator's (to trace its allocations).
+    module: str = "ccloud_operator"
     _process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait_healthy: float = 60.0) -> OperatorProcess:
@@ -38,7 +40,7 @@ class OperatorProcess:
         }
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ccloud_operator", "run", *self.args],
+            [sys.executable, "-m", self.module, "run", *self.args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
