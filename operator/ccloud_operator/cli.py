@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument("--metrics-port", type=int, help="port of /metrics; 0 turns it off")
     run.add_argument("--health-port", type=int, help="port of /healthz; 0 turns it off")
+    run.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reconcile only while holding a Lease (for more than one replica)",
+    )
+    run.add_argument("--shard-index", type=int, help="this process's shard, 0 .. shard-count-1")
+    run.add_argument("--shard-count", type=int, help="how many shards split the namespaces")
     run.set_defaults(handler=run_command)
     return parser
 
