@@ -14,6 +14,7 @@ from aiohttp import web
 from ccloud_operator import runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
+from ccloud_operator.kube import KubeApi, own_namespace
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
 from ccloud_operator.settings import OperatorSettings
 
@@ -98,10 +99,9 @@ async def _run_kopf(settings: OperatorSettings) -> int:
 
 
 async def _run_as_leader(settings: OperatorSettings) -> int:
-    from ccloud_operator.kube import new_api_client, own_namespace
-
     namespace = settings.leader_election_namespace or own_namespace()
-    store = KubernetesLeaseStore(await asyncio.to_thread(new_api_client), namespace, settings.lease_name())
+    api = KubeApi()
+    store = KubernetesLeaseStore(api, namespace, settings.lease_name())
     elector = LeaderElector(
         store,
         default_identity(),
@@ -144,7 +144,7 @@ async def _run_as_leader(settings: OperatorSettings) -> int:
     holding.cancel()
     code = operating.result()
     await elector.release()
-    store.close()
+    await api.aclose()
     return code
 
 

@@ -20,15 +20,13 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
-
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
+from urllib.parse import quote
 
 from ccloud_operator import metrics
+from ccloud_operator.kube import KubeApi, KubeApiError
 
 logger = logging.getLogger(__name__)
 
@@ -70,33 +68,29 @@ def _micro_time(moment: datetime | None = None) -> str:
 
 
 class KubernetesLeaseStore:
-    """A Lease through the official client, on a thread of its own: renewals must not queue behind the
-    reconcilers' Kubernetes calls, or a busy leader would lose its Lease to a standby."""
+    """A Lease through the operator's own Kubernetes client (kube.KubeApi)."""
 
-    def __init__(self, api_client: k8s.ApiClient, namespace: str, name: str) -> None:
-        self._api = k8s.CoordinationV1Api(api_client)
+    def __init__(self, api: KubeApi, namespace: str, name: str) -> None:
+        self._api = api
         self.namespace = namespace
         self.name = name
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease")
-
-    async def _run(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+        self._collection = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace)}/leases"
 
     @staticmethod
-    def _record(lease: Any) -> LeaseRecord:
-        spec = lease.spec
+    def _record(lease: dict[str, Any]) -> LeaseRecord:
+        spec = lease.get("spec") or {}
         return LeaseRecord(
-            holder=spec.holder_identity or None,
-            duration_seconds=int(spec.lease_duration_seconds or 0),
-            transitions=int(spec.lease_transitions or 0),
-            resource_version=lease.metadata.resource_version,
-            acquire_time=_micro_time(spec.acquire_time) if spec.acquire_time else None,
+            holder=spec.get("holderIdentity") or None,
+            duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            resource_version=(lease.get("metadata") or {}).get("resourceVersion"),
+            acquire_time=spec.get("acquireTime"),
         )
 
     async def read(self) -> LeaseRecord | None:
         try:
-            lease = await self._run(self._api.read_namespaced_lease, self.name, self.namespace)
-        except ApiException as exc:
+            lease = await self._api.request("GET", f"{self._collection}/{quote(self.name)}")
+        except KubeApiError as exc:
             if exc.status == 404:
                 return None
             raise
@@ -117,38 +111,34 @@ class KubernetesLeaseStore:
             },
         }
         try:
-            lease = await self._run(self._api.create_namespaced_lease, self.namespace, body)
-        except ApiException as exc:
+            lease = await self._api.request("POST", self._collection, body=body)
+        except KubeApiError as exc:
             if exc.status == 409:
-                raise LeaseConflict(str(exc.reason)) from exc
+                raise LeaseConflict(exc.reason) from exc
             raise
         return self._record(lease)
 
     async def update(self, record: LeaseRecord, holder: str | None, *, acquired: bool) -> LeaseRecord:
         now = _micro_time()
-        spec: dict[str, Any] = {
-            "holderIdentity": holder,
-            "leaseDurationSeconds": record.duration_seconds,
-            "renewTime": now if holder else None,
-            "acquireTime": now if acquired else record.acquire_time,
-            "leaseTransitions": record.transitions + (1 if acquired else 0),
-        }
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
             "metadata": {"name": self.name, "namespace": self.namespace, "resourceVersion": record.resource_version},
-            "spec": spec,
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": record.duration_seconds,
+                "renewTime": now if holder else None,
+                "acquireTime": now if acquired else record.acquire_time,
+                "leaseTransitions": record.transitions + (1 if acquired else 0),
+            },
         }
         try:
-            lease = await self._run(self._api.replace_namespaced_lease, self.name, self.namespace, body)
-        except ApiException as exc:
+            lease = await self._api.request("PUT", f"{self._collection}/{quote(self.name)}", body=body)
+        except KubeApiError as exc:
             if exc.status == 409:
-                raise LeaseConflict(str(exc.reason)) from exc
+                raise LeaseConflict(exc.reason) from exc
             raise
         return self._record(lease)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False)
 
 
 def default_identity() -> str:
@@ -221,7 +211,7 @@ class LeaderElector:
                     metrics.LEADER.set(1)
                     logger.info("Became the leader (Lease holder %s)", self.identity)
                     return
-            except ApiException as exc:
+            except KubeApiError as exc:
                 logger.warning("Could not read or write the Lease: %s %s", exc.status, exc.reason)
             if not announced:
                 holder = self._record.holder if self._record else None
@@ -240,7 +230,7 @@ class LeaderElector:
                         break
                     metrics.LEADER.set(0)
                     raise LeadershipLost(f"the Lease is held by {self._record.holder if self._record else None}")
-                except ApiException as exc:
+                except KubeApiError as exc:
                     logger.warning("Could not renew the Lease: %s %s", exc.status, exc.reason)
                 # A renewal that cannot land before the Lease expires would let two leaders overlap.
                 if self._clock() + self.retry_seconds >= deadline:
@@ -256,5 +246,5 @@ class LeaderElector:
             if current is not None and current.holder == self.identity:
                 await self.store.update(current, None, acquired=False)
                 logger.info("Released the Lease")
-        except (ApiException, LeaseConflict) as exc:
+        except (KubeApiError, LeaseConflict) as exc:
             logger.warning("Could not release the Lease (a standby takes over when it expires): %s", exc)

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from ccloud_operator.kube import KubeApiError
 from ccloud_operator.leadership import LeaderElector, LeadershipLost, LeaseConflict, LeaseRecord
 from ccloud_operator.sharding import Shard, shard_of
 
@@ -32,9 +33,7 @@ class MemoryLease:
 
     async def read(self) -> LeaseRecord | None:
         if self.fail_reads:
-            from kubernetes.client.exceptions import ApiException
-
-            raise ApiException(status=503, reason="Service Unavailable")
+            raise KubeApiError(503, "Service Unavailable")
         record = self.record
         await asyncio.sleep(0)  # a round trip: another candidate may read or write meanwhile
         return record
