@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from ccloud_operator import runtime
+from ccloud_operator import memory, runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
 from ccloud_operator.kube import KubeApi, own_namespace
@@ -80,6 +80,7 @@ async def run_operator(settings: OperatorSettings) -> int:
 async def _run_kopf(settings: OperatorSettings) -> int:
     liveness = f"http://{settings.bind_address}:{settings.health_port}/healthz" if settings.health_port else None
     startup_errors: list[str] = []
+    trimming = asyncio.create_task(memory.trim_periodically(settings.memory_trim_interval))
     try:
         await kopf.operator(
             registry=build_registry(settings, startup_errors),
@@ -95,6 +96,8 @@ async def _run_kopf(settings: OperatorSettings) -> int:
         # and exit like the settings check does.
         logger.error("The operator cannot start: %s", "; ".join(startup_errors))
         return 2
+    finally:
+        trimming.cancel()
     return 0
 
 

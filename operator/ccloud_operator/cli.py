@@ -97,6 +97,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"ccloud-operator: invalid settings:\n{error}", file=sys.stderr)
         return 2
     _configure_logging(settings)
+    from ccloud_operator import memory
+
+    # Before any thread starts: an arena is created per thread that allocates while others hold theirs.
+    memory.limit_arenas(settings.malloc_arena_max)
     from ccloud_operator.app import run_operator  # kopf is imported only when it is needed
 
     return asyncio.run(run_operator(settings))

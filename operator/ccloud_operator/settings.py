@@ -47,6 +47,14 @@ class OperatorSettings(BaseSettings):
     )
     bind_address: str = Field("0.0.0.0", description="Address the metrics and health endpoints listen on.")
 
+    # Memory (docs/performance.md#memory).
+    malloc_arena_max: int = Field(
+        2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."
+    )
+    memory_trim_interval: float = Field(
+        30.0, ge=0, description="Seconds between returns of free heap to the kernel (malloc_trim); 0 turns it off."
+    )
+
     # More than one process (docs/operations.md#replicas-and-shards).
     leader_election: bool = Field(
         False, description="Reconcile only while holding a coordination.k8s.io Lease (for more than one replica)."
