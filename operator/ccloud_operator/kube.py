@@ -83,7 +83,9 @@ class KubeApi:
                 self._session = aiohttp.ClientSession(
                     connector=connector,
                     headers={**info.as_http_headers(), "Accept": "application/json", "User-Agent": "ccloud-operator"},
-                    timeout=aiohttp.ClientTimeout(total=60),
+                    # No total: under a bulk apply a request may wait its turn for a pooled connection
+                    # longer than any sane I/O timeout; only a stalled connection fails.
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60),
                 )
             return self._session
 
