@@ -48,6 +48,12 @@ class OperatorSettings(BaseSettings):
     bind_address: str = Field("0.0.0.0", description="Address the metrics and health endpoints listen on.")
 
     # Memory (docs/performance.md#memory).
+    max_concurrent_reconciles: int = Field(
+        64,
+        ge=1,
+        description="Reconcile passes running at the same time; others wait their turn. Bounds the memory peak of "
+        "a bulk apply; Confluent's rate limit bounds its throughput long before this does.",
+    )
     malloc_arena_max: int = Field(
         2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."
     )
