@@ -167,7 +167,8 @@ def test_helm_lint_passes(values_files: list[str]) -> None:
         ({"image": {"digest": "latest"}}, "/image/digest"),
         ({"cloudCredentials": {"secretReference": "no-namespace"}}, "/cloudCredentials/secretReference"),
         ({"cloudCredentials": {"existingSecret": "a", "secretReference": "ns/b"}}, "/cloudCredentials"),
-        ({"replicaCount": 2}, "replicaCount"),
+        ({"replicaCount": 0}, "/replicaCount"),
+        ({"shards": {"count": 0}}, "/shards/count"),
     ],
     ids=lambda case: next(iter(case)) if isinstance(case, dict) else None,
 )
@@ -182,10 +183,23 @@ def test_values_schema_rejects_a_bad_value(values: dict[str, Any], complaint: st
 # -- what the Deployment runs -------------------------------------------------------------------------------------
 
 
-def test_operator_runs_alone_hardened_with_a_writable_tmp_and_probes_on_healthz() -> None:
+def test_two_replicas_elect_a_leader_hardened_with_a_writable_tmp_and_probes_on_healthz() -> None:
     deployment = one(render(), "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    # The new pod starts (as a standby) before an old one stops and hands over its Lease.
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    env = container_env(render())
+    assert env["CCLOUD_OPERATOR_LEADER_ELECTION"] == "true"
+    assert env["CCLOUD_OPERATOR_LEADER_ELECTION_LEASE"] == "ccloud-operator"
+    assert env["CCLOUD_OPERATOR_LEADER_ELECTION_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert "CCLOUD_OPERATOR_SHARD_COUNT" not in env
+    budget = one(render(), "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    pod = deployment["spec"]["template"]["spec"]
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532
@@ -293,7 +307,38 @@ def test_cluster_wide_mode_grants_one_cluster_role_and_no_namespaced_roles() -> 
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "ccloud-operator", "namespace": "ccloud-operator"}
     ]
-    assert not objects_of(rendered, "Role")
+    # The only Role: the Lease of leader election, in the release's namespace, named Leases only.
+    (lease_role,) = objects_of(rendered, "Role")
+    assert lease_role["metadata"]["namespace"] == "ccloud-operator"
+    assert rules_of(lease_role) == {
+        ("coordination.k8s.io", "leases", "create"),
+        ("coordination.k8s.io", "leases", "get"),
+        ("coordination.k8s.io", "leases", "update"),
+    }
+    assert [rule.get("resourceNames") for rule in lease_role["rules"]] == [None, ["ccloud-operator"]]
+
+
+def test_one_replica_without_leader_election_and_shards_with_a_lease_each() -> None:
+    single = one(render({"replicaCount": 1, "leaderElection": {"enabled": False}}), "Deployment")
+    assert single["spec"]["replicas"] == 1 and single["spec"]["strategy"] == {"type": "Recreate"}
+    assert "CCLOUD_OPERATOR_LEADER_ELECTION" not in container_env(
+        render({"replicaCount": 1, "leaderElection": {"enabled": False}})
+    )
+    with values_file({"replicaCount": 2, "leaderElection": {"enabled": False}}) as flags:
+        refused = helm("template", "x", str(CHART), "--kube-version", KUBE_VERSION, *flags, check=False)
+    assert refused.returncode != 0 and "needs leaderElection.enabled" in refused.stderr
+
+    rendered = render({"shards": {"count": 3}})
+    deployments = objects_of(rendered, "Deployment")
+    assert [d["metadata"]["name"] for d in deployments] == [f"ccloud-operator-shard-{i}" for i in range(3)]
+    for index, deployment in enumerate(deployments):
+        labels = deployment["spec"]["selector"]["matchLabels"]
+        assert labels["ccloud.operator.dev/shard"] == str(index)
+        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert (env["CCLOUD_OPERATOR_SHARD_INDEX"], env["CCLOUD_OPERATOR_SHARD_COUNT"]) == (str(index), "3")
+    assert len(objects_of(rendered, "PodDisruptionBudget")) == 3
+    (lease_role,) = objects_of(rendered, "Role")
+    assert lease_role["rules"][1]["resourceNames"] == [f"ccloud-operator-shard-{i}" for i in range(3)]
 
 
 def test_namespaced_mode_grants_a_role_per_namespace_and_only_crd_and_namespace_reads_cluster_wide() -> None:
@@ -302,10 +347,12 @@ def test_namespaced_mode_grants_a_role_per_namespace_and_only_crd_and_namespace_
         ("", "namespaces", "list"),
         ("", "namespaces", "watch"),
     }
-    roles = objects_of(rendered, "Role")
+    roles = [r for r in objects_of(rendered, "Role") if not r["metadata"]["name"].endswith("-leader-election")]
     assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
     assert all(rules_of(role) == APPLICATION_RULES for role in roles)
-    bindings = objects_of(rendered, "RoleBinding")
+    bindings = [
+        b for b in objects_of(rendered, "RoleBinding") if not b["metadata"]["name"].endswith("-leader-election")
+    ]
     assert sorted(binding["metadata"]["namespace"] for binding in bindings) == ["team-a", "team-b"]
     assert all(
         binding["subjects"] == [{"kind": "ServiceAccount", "name": "ops-ccloud-operator", "namespace": "ops-system"}]

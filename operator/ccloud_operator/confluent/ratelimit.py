@@ -1,8 +1,7 @@
 """A client-side rate limiter that learns Confluent Cloud's limit for one API key.
 
 Confluent limits requests per organisation and per key and publishes no numbers, so the rate is
-learned: additive increase while calls succeed, multiplicative decrease on a 429 (AIMD, as TCP
-does), and a pause of every caller until ``Retry-After`` has passed. Requests wait in priority
+learned: additive increase while calls succeed, multiplicative decrease on a 429 (AIMD), and a pause of every caller until ``Retry-After`` has passed. Requests wait in priority
 order, so under a limit the reads that finish work already started (a connector's status after its
 create) go before new writes: objects reach Ready instead of all being half done.
 
@@ -40,8 +39,8 @@ class AdaptiveLimiter:
         min_rate: float = 0.5,
         max_rate: float = 200.0,
         burst: float = 10.0,
-        increase_per_second: float = 1.0,
-        decrease_factor: float = 0.5,
+        increase_per_second: float = 2.0,
+        decrease_factor: float = 0.7,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
@@ -79,8 +78,9 @@ class AdaptiveLimiter:
         self._grown_at = now
 
     def throttled_by_server(self, retry_after: float | None) -> None:
-        """A 429: halve the rate (once per round of requests sent at the old rate) and pause everyone
-        until Retry-After has passed."""
+        """A 429: cut the rate (once per round of requests sent at the old rate) and pause everyone
+        until Retry-After has passed. The pause already stops the burst, so the cut is gentler than
+        TCP's halving: 0.7, the multiplicative decrease of the CUBIC rate in botocore's adaptive retries."""
         now = self._clock()
         self.throttled += 1
         # Requests already in flight when the first 429 came back answer 429 too; they say nothing new.
