@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # overlap that waiting even on two cores.
 PYTEST_WORKERS ?= 3
 
-.PHONY: all venv binaries lint test demo clean e2e-kind generate
+.PHONY: all venv binaries lint test demo clean e2e-kind generate image
 
 all: test
 
@@ -39,6 +39,14 @@ test: binaries lint
 	export CCLOUD_SANDBOX_RESPONSE_LOG_DIR=$$(mktemp -d) && \
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not run_last" $(PYTEST_ARGS) && \
 	{ $(BIN)/python -m pytest -m run_last $(PYTEST_ARGS) || [ $$? -eq 5 ]; }
+
+# The operator's image, built with the local Docker engine from wheels made on the host (no network inside
+# the build). The default base is a local Debian made once with debootstrap (needs root, cached under
+# ~/.cache/ccloud-operator/base/); BASE_IMAGE=python:3.11.11-slim-bookworm builds on a registry base instead.
+IMAGE ?= ccloud-operator:dev
+BASE_IMAGE ?=
+image: venv
+	$(BIN)/ccloud-sandbox image build --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
 
 demo: binaries
 	$(BIN)/ccloud-sandbox demo $(DEMO_ARGS)

@@ -47,7 +47,7 @@ def test_dockerfile_passes_hadolint() -> None:
 
 
 def test_base_image_is_pinned_to_a_slim_python_release_and_never_latest() -> None:
-    (default,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    (default,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", default)
 
 
