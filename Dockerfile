@@ -35,9 +35,15 @@ LABEL org.opencontainers.image.title="ccloud-operator" \
       org.opencontainers.image.description="Kubernetes operator for Confluent Cloud provider integrations and fully-managed connectors" \
       org.opencontainers.image.licenses="Apache-2.0"
 # A python:*-slim base brings pip, setuptools and wheel; nothing installs or compiles at run time.
-RUN if python3 -m pip --version >/dev/null 2>&1; then python3 -m pip uninstall --yes pip setuptools wheel; fi
+# kopf names its identity after the user (getpass.getuser), which fails for a UID without a passwd entry:
+# the image's UID gets one, and USER in the environment answers for any other UID a pod may run as.
+RUN if python3 -m pip --version >/dev/null 2>&1; then python3 -m pip uninstall --yes pip setuptools wheel; fi \
+    && groupadd --system --gid 65532 ccloud-operator \
+    && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin ccloud-operator
 COPY --from=build /opt/ccloud-operator /opt/ccloud-operator
 ENV PATH=/opt/ccloud-operator/bin:$PATH \
+    USER=ccloud-operator \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 # A numeric UID, so Kubernetes can verify runAsNonRoot; the chart runs the pod as this UID too.

@@ -33,6 +33,7 @@ from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.admin import SandboxAdmin
 from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
+from ccloud_sandbox.operator_container import OperatorContainer
 from ccloud_sandbox.operator_process import OperatorProcess
 
 from harness_support import wait_until
@@ -57,7 +58,7 @@ class World:
     kubeconfig: Path
     log_dir: Path
     secrets: set[str] = field(default_factory=set)
-    operator: OperatorProcess | None = None
+    operator: OperatorProcess | OperatorContainer | None = None
 
     @property
     def info(self) -> EmulatorInfo:
@@ -77,6 +78,22 @@ class World:
 
     # -- the operator --------------------------------------------------------------------------
 
+    def operator_env(self, **env: str) -> dict[str, str]:
+        """The operator's settings for this world: the emulator, moto, and short test intervals."""
+        return {
+            **AWS_KEYS,
+            "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
+            "CCLOUD_OPERATOR_CLOUD_API_KEY": self.info.api_key,
+            "CCLOUD_OPERATOR_CLOUD_API_SECRET": self.info.api_secret,
+            "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
+            "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
+            "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
+            # Fail fast in tests; the production defaults are 30 s each.
+            "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
+            "CCLOUD_OPERATOR_CREATE_PENDING_GRACE": "5",
+            **env,
+        }
+
     def start_operator(
         self, *, kubeconfig: Path | None = None, args: list[str] | None = None, **env: str
     ) -> OperatorProcess:
@@ -86,21 +103,23 @@ class World:
             kubeconfig=kubeconfig or self.kubeconfig,
             log_path=self.log_dir / "operator.log",
             args=args if args is not None else ["--namespace", self.namespace],
-            env={
-                **AWS_KEYS,
-                "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
-                "CCLOUD_OPERATOR_CLOUD_API_KEY": self.info.api_key,
-                "CCLOUD_OPERATOR_CLOUD_API_SECRET": self.info.api_secret,
-                "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
-                "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
-                "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
-                # Fail fast in tests; the production defaults are 30 s each.
-                "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
-                "CCLOUD_OPERATOR_CREATE_PENDING_GRACE": "5",
-                **env,
-            },
+            env=self.operator_env(**env),
         ).start()
         return self.operator
+
+    def start_operator_container(self, image: str, *, kubeconfig: Path, args: list[str]) -> OperatorContainer:
+        """Run the operator's image against this world, locked down as the chart runs it."""
+        self.secrets.add(self.info.api_secret)
+        container = OperatorContainer(
+            image=image,
+            kubeconfig=kubeconfig,
+            log_path=self.log_dir / "operator-container.log",
+            args=args,
+            env=self.operator_env(),
+        )
+        self.operator = container
+        container.start()
+        return container
 
     # -- Kubernetes objects --------------------------------------------------------------------
 
