@@ -36,6 +36,7 @@ lint: venv
 # in parallel; last, alone, the conformance check of every response the emulator sent meanwhile
 # (with a PYTEST_ARGS subset that holds no such check, that second run finds nothing: exit 5 is fine).
 test: binaries lint
+	@$(BIN)/ccloud-sandbox image status || true
 	export CCLOUD_SANDBOX_RESPONSE_LOG_DIR=$$(mktemp -d) && \
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not run_last" $(PYTEST_ARGS) && \
 	{ $(BIN)/python -m pytest -m run_last $(PYTEST_ARGS) || [ $$? -eq 5 ]; }

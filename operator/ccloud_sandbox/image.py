@@ -40,6 +40,10 @@ from ccloud_sandbox.controlplane.build import cache_root
 from ccloud_sandbox.controlplane.cli import repo_root
 
 DEFAULT_TAG = "ccloud-operator:dev"
+#: An environment variable naming the base image, read by `image build` and the image test.
+BASE_ENV = "CCLOUD_IMAGE_BASE"
+#: `image status` exits with this when no Docker engine answers.
+EXIT_NO_ENGINE = 3
 DEBIAN_SUITE = "bookworm"
 #: What the operator's virtual environment needs from the base: an interpreter, and the system's
 #: certificate store for clients that read it (aiohttp's default SSL context does).
@@ -352,10 +356,14 @@ def register(subparsers: Any) -> None:
     build_parser.add_argument("--tag", default=DEFAULT_TAG, help=f"the image name (default {DEFAULT_TAG})")
     build_parser.add_argument(
         "--base",
-        default=None,
-        help="the base image, with a python3 (default: a local Debian base made with debootstrap)",
+        default=os.environ.get(BASE_ENV) or None,
+        help=f"the base image, with a python3 (default: ${BASE_ENV}, else a local Debian base made with debootstrap)",
     )
     build_parser.set_defaults(handler=handle_build)
+    status_parser = commands.add_parser(
+        "status", help="say in one line whether a Docker engine answers (exit 3 when none does)"
+    )
+    status_parser.set_defaults(handler=handle_status)
 
 
 def handle_build(args: argparse.Namespace) -> int:
@@ -366,4 +374,15 @@ def handle_build(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(built.tag)
+    return 0
+
+
+def handle_status(args: argparse.Namespace) -> int:
+    """One line: whether the image test can run here."""
+    reason = docker_unreachable_reason()
+    if reason is not None:
+        print(f"image test: skipped, {reason}")
+        return EXIT_NO_ENGINE
+    version = _run(["docker", "info", "--format", "{{.ServerVersion}}"], "docker info").stdout.strip()
+    print(f"image test: runs, Docker engine {version}")
     return 0

@@ -12,6 +12,7 @@ Its interface is `OperatorProcess`'s, so a test world can hold either.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import time
@@ -27,6 +28,8 @@ from ccloud_sandbox.ports import free_port
 KUBECONFIG_IN_CONTAINER = "/etc/ccloud-operator/kubeconfig"
 #: The chart's pod UID and GID, and the image's USER.
 RUN_AS = "65532:65532"
+#: A label naming the process that started the container, so a later run can remove what a killed one left.
+OWNER_LABEL = "dev.ccloud-operator.sandbox.owner-pid"
 
 
 class ContainerError(RuntimeError):
@@ -63,6 +66,8 @@ class OperatorContainer:
             "--detach",
             "--name",
             self.name,
+            "--label",
+            f"{OWNER_LABEL}={os.getpid()}",
             "--network",
             "host",
             "--read-only",
@@ -184,3 +189,20 @@ class OperatorContainer:
             _docker("stop", "--time", str(int(timeout)), self.name, timeout=timeout + 30, check=False)
             self.wait_exit(30)
         return self.exit_code
+
+
+def remove_abandoned_containers() -> list[str]:
+    """Remove operator containers whose starting process is gone (a session killed before its teardown).
+
+    Such a container would otherwise go on reconciling in the host's network namespace. Returns their names.
+    """
+    listed = _docker(
+        "ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format", f'{{{{.Names}}}} {{{{.Label "{OWNER_LABEL}"}}}}'
+    )
+    removed = []
+    for line in listed.stdout.splitlines():
+        name, _, owner = line.partition(" ")
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            _docker("rm", "--force", name, check=False)
+            removed.append(name)
+    return removed
