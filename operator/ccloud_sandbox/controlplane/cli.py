@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="controlplane_command", required=True)
 
     build_parser = commands.add_parser("build", help="build the binaries into the cache (10-20 minutes cold)")
+    build_parser.add_argument(
+        "--with-node", action="store_true", help="also kubelet, kube-scheduler and kube-proxy (for a node)"
+    )
     build_parser.set_defaults(handler=handle_build)
 
     up = commands.add_parser("up", help="start it (or reuse the running one); prints the kubeconfig path last")
@@ -86,7 +89,7 @@ def _fail(message: str) -> int:
 def handle_build(args: argparse.Namespace) -> int:
     """Build the missing binaries; progress goes to stderr, the bin directory to stdout."""
     try:
-        chain = build(toolchain())
+        chain = build(toolchain(), with_node=args.with_node)
     except BuildError as error:
         return _fail(str(error))
     print(chain.bin_dir)
