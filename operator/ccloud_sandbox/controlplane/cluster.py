@@ -68,8 +68,8 @@ CONTROLLERS = (
 )
 
 #: What a node's pods need on top: Deployments make ReplicaSets make Pods, Services get endpoints (which
-#: kube-proxy programs), and every namespace gets the `kube-root-ca.crt` ConfigMap that projected
-#: ServiceAccount token volumes read.
+#: kube-proxy programs), every namespace gets the `kube-root-ca.crt` ConfigMap that projected
+#: ServiceAccount token volumes read, and the node becomes schedulable.
 NODE_CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
@@ -77,6 +77,8 @@ NODE_CONTROLLERS = (
     "endpointslice-controller",
     "root-ca-certificate-publisher-controller",
     "pod-garbage-collector-controller",
+    # Lifts the not-ready taint a kubelet registers its node with, once the node reports Ready.
+    "node-lifecycle-controller",
 )
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
@@ -477,6 +479,8 @@ class ControlPlane:
                 f"--advertise-address={self.node_address}",
                 # The `kubernetes` Service's endpoint is the advertised address, which pods reach.
                 "--endpoint-reconciler-type=lease",
+                # `kubectl logs` dials the kubelet; the node's name resolves nowhere, its address does.
+                "--kubelet-preferred-address-types=InternalIP",
             ]
         return [
             "--bind-address=127.0.0.1",
