@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -13,6 +16,21 @@ from ccloud_operator.handlers import managed_connector, provider_integration, se
 from ccloud_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
+
+
+def service_address(connection: kopf.ConnectionInfo, environ: Mapping[str, str]) -> kopf.ConnectionInfo:
+    """The in-cluster connection pointed at the address the kubelet gives every pod.
+
+    kopf's service-account login names the API server `https://kubernetes.default.svc`, which only resolves
+    where cluster DNS runs (and not from a pod on the host network with the default DNS policy). The kubelet
+    sets KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in every container, which is what client-go's
+    in-cluster configuration uses; the serving certificate names the Service's ClusterIP too.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return connection
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return dataclasses.replace(connection, server=f"https://{authority}")
 
 
 def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.OperatorRegistry:
@@ -45,7 +63,10 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # In a pod: the ServiceAccount token; elsewhere: KUBECONFIG. kopf's own client-library
         # login is not used, so the two credential sources are explicit.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        in_cluster = kopf.login_with_service_account(**kwargs)
+        if in_cluster is not None:
+            return service_address(in_cluster, os.environ)
+        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:

@@ -4,27 +4,21 @@ The container runs as the chart runs the pod (read-only root filesystem with a t
 every capability dropped, no privilege escalation) in the host's network namespace, where the local
 control plane, the emulator and moto listen. Its kubeconfig holds a token of the chart's ServiceAccount.
 
-Needs a Docker engine: without one the test skips, saying so in one line (and fails where
-`CCLOUD_REQUIRE_DOCKER` is set, as in CI). The image is `CCLOUD_TEST_IMAGE`
-when set (e.g. built by `make image`), otherwise built here from the checkout with `ccloud-sandbox image
-build` (on `CCLOUD_IMAGE_BASE` when set, else the local Debian base).
+Needs a Docker engine: without one the `operator_image` fixture (conftest.py) skips the test in one line.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from kubernetes import client
 
 from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
-from ccloud_sandbox.image import BASE_ENV, DEFAULT_TAG, build_image, docker_unreachable_reason, image_exists
-from ccloud_sandbox.operator_container import RUN_AS, OperatorContainer, remove_abandoned_containers
+from ccloud_sandbox.operator_container import RUN_AS, OperatorContainer
 
 from chart_release_support import RBAC_USER_PREFIX, s3_sink, service_account_kubeconfig
 from harness_support import wait_until
@@ -32,22 +26,6 @@ from operator_world import World
 
 #: errno EROFS: the write was refused by the read-only mount, not by file permissions.
 READ_ONLY_FILE_SYSTEM = 30
-
-
-@pytest.fixture(scope="session")
-def operator_image() -> str:
-    """The image under test: `CCLOUD_TEST_IMAGE`, or one built now from the checkout."""
-    reason = docker_unreachable_reason()
-    if reason is not None:
-        if os.environ.get("CCLOUD_REQUIRE_DOCKER"):
-            pytest.fail(f"CCLOUD_REQUIRE_DOCKER is set but {reason}")
-        pytest.skip(f"image test skipped: {reason}")
-    remove_abandoned_containers()
-    configured = os.environ.get("CCLOUD_TEST_IMAGE")
-    if configured:
-        assert image_exists(configured), f"CCLOUD_TEST_IMAGE={configured} is not in the Docker engine"
-        return configured
-    return build_image(tag=DEFAULT_TAG, base=os.environ.get(BASE_ENV) or None).tag
 
 
 def proc_status(pid: int) -> dict[str, str]:

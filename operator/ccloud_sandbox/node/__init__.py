@@ -29,15 +29,18 @@ What runs, and why each piece is the way it is:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO
 
 import yaml
 from kubernetes import client, config
@@ -56,6 +59,7 @@ CNI_BIN_DIR = Path("/usr/lib/cni")
 #: Stopped in this order (reverse of start).
 COMPONENTS = ("kube-proxy", "kubelet", "kube-scheduler", "containerd")
 NODE_READY_TIMEOUT = 180.0
+HOST_LOCK = Path(tempfile.gettempdir()) / "ccloud-sandbox-node.lock"
 
 
 class NodeError(RuntimeError):
@@ -119,6 +123,7 @@ class Node:
         self.control_plane = control_plane
         self.toolchain = chain or toolchain()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._host_lock: IO[str] | None = None
 
     # -- paths -----------------------------------------------------------------------------------------
 
@@ -163,7 +168,8 @@ class Node:
         if not kubeconfig.is_file():
             raise NodeError("the control plane is not up")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.down()
+        self._hold_host_lock()
+        self._stop_components()
         self._write_cni_config()
         self._spawn("containerd", ["containerd", "--config", str(self._write_containerd_config())])
         self._wait_for("containerd's socket", self._containerd_answers, "containerd")
@@ -209,6 +215,12 @@ class Node:
 
     def down(self, timeout: float = 20.0) -> None:
         """Stop the pods' containers, then every component; remove kube-proxy's rules. Safe when nothing runs."""
+        self._stop_components(timeout)
+        if self._host_lock is not None:
+            self._host_lock.close()
+            self._host_lock = None
+
+    def _stop_components(self, timeout: float = 20.0) -> None:
         pid = self._running_pid("containerd")
         if pid is not None:
             self._remove_pod_containers()
@@ -228,6 +240,21 @@ class Node:
             self._pid_path(component).unlink(missing_ok=True)
         if self.toolchain.binary("kube-proxy").is_file():
             _run([str(self.toolchain.binary("kube-proxy")), "--cleanup"], "kube-proxy --cleanup", check=False)
+
+    def _hold_host_lock(self) -> None:
+        """One node per host: the bridge, its addresses and kube-proxy's iptables rules are host-wide.
+
+        Held from `up()` to `down()` (the kernel drops it if this process dies); another node waits.
+        """
+        if self._host_lock is not None:
+            return
+        handle = HOST_LOCK.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[node] another node holds {HOST_LOCK}; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        self._host_lock = handle
 
     # -- components ------------------------------------------------------------------------------------
 
