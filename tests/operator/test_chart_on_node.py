@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.launcher import EmulatorProcess
+from ccloud_sandbox.controlplane.cli import repo_root
 from ccloud_sandbox.controlplane.cluster import ControlPlane
 from ccloud_sandbox.node import NODE_ADDRESS, Node, missing_host_packages
 
@@ -59,16 +62,21 @@ def _unmet_prerequisite() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def node_cluster(operator_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
+def node_cluster(operator_image: str) -> Iterator[NodeCluster]:
     """A node-mode control plane and its node, with the operator's image loaded; stopped afterwards."""
     reason = _unmet_prerequisite()
     if reason is not None:
         if os.environ.get("CCLOUD_REQUIRE_DOCKER"):
             pytest.fail(f"CCLOUD_REQUIRE_DOCKER is set but the node test {reason}")
         pytest.skip(f"node test skipped: {reason}")
-    state = tmp_path_factory.mktemp("node-cluster")
+    # Beside the session's control planes, with the owner's pid: a later session stops this control plane
+    # if this one dies without teardown (conftest's reaper), and the next node stops this node.
+    state_root = repo_root() / ".state" / "test-controlplanes"
+    state_root.mkdir(parents=True, exist_ok=True)
+    state = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-node-", dir=state_root))
+    (state / "owner.pid").write_text(f"{os.getpid()}\n")
     Node.prepare_network()
-    control_plane = ControlPlane(state / "controlplane", node_address=NODE_ADDRESS)
+    control_plane = ControlPlane(state, node_address=NODE_ADDRESS)
     node = Node(state / "node", control_plane)
     try:
         started = time.monotonic()
@@ -81,6 +89,7 @@ def node_cluster(operator_image: str, tmp_path_factory: pytest.TempPathFactory) 
     finally:
         node.down()
         control_plane.down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def _operator_pods(core: client.CoreV1Api, namespace: str) -> list[client.V1Pod]:

@@ -60,6 +60,9 @@ CNI_BIN_DIR = Path("/usr/lib/cni")
 COMPONENTS = ("kube-proxy", "kubelet", "kube-scheduler", "containerd")
 NODE_READY_TIMEOUT = 180.0
 HOST_LOCK = Path(tempfile.gettempdir()) / "ccloud-sandbox-node.lock"
+#: The state directory of the node that last held the lock: one whose process died without `down()` is
+#: stopped by the next `up()` (its kubelet and kube-proxy would otherwise fight the new ones).
+HOST_STATE = Path(tempfile.gettempdir()) / "ccloud-sandbox-node.state"
 
 
 class NodeError(RuntimeError):
@@ -85,6 +88,24 @@ def missing_host_packages() -> list[str]:
         "gcc": shutil.which("gcc"),
     }
     return [package for package, found in needed.items() if not found]
+
+
+def unmount_under(directory: Path) -> list[str]:
+    """Unmount everything mounted under `directory`, deepest first; returns the mount points.
+
+    kubelet bind-mounts its root directory onto itself and mounts each pod's volumes (tmpfs for projected
+    tokens); containerd mounts sandboxes' shm and containers' root filesystems. They outlive the processes
+    and would keep the state directory from being removed.
+    """
+    prefix = str(directory.resolve())
+    mount_points = [
+        line.split()[1].replace("\\040", " ")
+        for line in Path("/proc/self/mounts").read_text().splitlines()
+        if line.split()[1] == prefix or line.split()[1].startswith(prefix + "/")
+    ]
+    for mount_point in sorted(set(mount_points), key=len, reverse=True):
+        _run(["umount", "--lazy", mount_point], f"umount {mount_point}", check=False)
+    return mount_points
 
 
 def build_pause_image(tag: str = PAUSE_IMAGE) -> str:
@@ -169,6 +190,10 @@ class Node:
             raise NodeError("the control plane is not up")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._hold_host_lock()
+        previous = HOST_STATE.read_text().strip() if HOST_STATE.is_file() else ""
+        if previous and Path(previous) != self.state_dir and Path(previous).is_dir():
+            Node(Path(previous), self.control_plane, self.toolchain)._stop_components()
+        HOST_STATE.write_text(f"{self.state_dir}\n")
         self._stop_components()
         self._write_cni_config()
         self._spawn("containerd", ["containerd", "--config", str(self._write_containerd_config())])
@@ -221,10 +246,10 @@ class Node:
             self._host_lock = None
 
     def _stop_components(self, timeout: float = 20.0) -> None:
-        pid = self._running_pid("containerd")
-        if pid is not None:
-            self._remove_pod_containers()
         for component in COMPONENTS:
+            if component == "containerd" and self._running_pid("containerd") is not None:
+                # Only now that kubelet is gone: it would restart the containers killed here.
+                self._remove_pod_containers()
             pid = self._running_pid(component)
             if pid is None:
                 continue
@@ -240,6 +265,7 @@ class Node:
             self._pid_path(component).unlink(missing_ok=True)
         if self.toolchain.binary("kube-proxy").is_file():
             _run([str(self.toolchain.binary("kube-proxy")), "--cleanup"], "kube-proxy --cleanup", check=False)
+        unmount_under(self.state_dir)
 
     def _hold_host_lock(self) -> None:
         """One node per host: the bridge, its addresses and kube-proxy's iptables rules are host-wide.
@@ -389,7 +415,9 @@ state = "{root / "state"}"
             raise NodeError(f"loading {image} into containerd failed: {save_error.decode()} {imported.stderr}")
 
     def _remove_pod_containers(self) -> None:
-        """Kill every task in containerd's k8s.io namespace: their shims outlive containerd and kubelet."""
+        """Kill every task in containerd's k8s.io namespace: their shims outlive containerd and kubelet.
+
+        A task whose shim stays after its last task is deleted would hold the pod's network namespace."""
         tasks = self._ctr("tasks", "list", "--quiet", check=False).stdout.split()
         for task in tasks:
             self._ctr("tasks", "kill", "--signal", "SIGKILL", task, check=False)
