@@ -137,8 +137,15 @@ def build_pause_image(tag: str = PAUSE_IMAGE) -> str:
 class Node:
     """containerd, kubelet, kube-scheduler and kube-proxy for one control plane, owned by one state directory."""
 
-    def __init__(self, state_dir: Path, control_plane: ControlPlane, chain: Toolchain | None = None) -> None:
-        if control_plane.node_address != NODE_ADDRESS:
+    def __init__(
+        self,
+        state_dir: Path,
+        control_plane: ControlPlane,
+        chain: Toolchain | None = None,
+        *,
+        _check_address: bool = True,
+    ) -> None:
+        if _check_address and control_plane.node_address != NODE_ADDRESS:
             raise NodeError(f"the control plane must be made with node_address={NODE_ADDRESS!r}")
         self.state_dir = state_dir.resolve()
         self.control_plane = control_plane
@@ -192,7 +199,7 @@ class Node:
         self._hold_host_lock()
         previous = HOST_STATE.read_text().strip() if HOST_STATE.is_file() else ""
         if previous and Path(previous) != self.state_dir and Path(previous).is_dir():
-            Node(Path(previous), self.control_plane, self.toolchain)._stop_components()
+            Node.stop(Path(previous), self.control_plane)
         HOST_STATE.write_text(f"{self.state_dir}\n")
         self._stop_components()
         self._write_cni_config()
@@ -244,6 +251,11 @@ class Node:
         if self._host_lock is not None:
             self._host_lock.close()
             self._host_lock = None
+
+    @staticmethod
+    def stop(state_dir: Path, control_plane: ControlPlane) -> None:
+        """Stop the node of `state_dir`, started by any process (the CLI's `down`)."""
+        Node(state_dir, control_plane, _check_address=False)._stop_components()
 
     def _stop_components(self, timeout: float = 20.0) -> None:
         for component in COMPONENTS:
