@@ -14,6 +14,8 @@
 ARG BASE_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
+# Named, so `make image` can remove the stage images that earlier builds left untagged.
+LABEL org.opencontainers.image.title="ccloud-operator-build"
 # Dependencies first, so a change of the operator's source does not reinstall them. pip runs from its
 # wheel (a wheel is an importable zip), so the base needs neither pip nor ensurepip.
 COPY pip/ /pip/

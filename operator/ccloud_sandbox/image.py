@@ -311,7 +311,7 @@ def build_image(tag: str = DEFAULT_TAG, base: str | None = None) -> BuiltImage:
     reason = docker_unreachable_reason()
     if reason is not None:
         raise ImageBuildError(reason)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), int(time.time())
     base = base or ensure_debian_base()
     target = base_python(base)
     with tempfile.TemporaryDirectory(prefix="ccloud-image-") as work:
@@ -340,9 +340,32 @@ def build_image(tag: str = DEFAULT_TAG, base: str | None = None) -> BuiltImage:
             "docker build",
             timeout=1800,
         )
+    _remove_earlier_leftovers(before=started_at)
     built = BuiltImage(tag=tag, base=base, size_bytes=image_size(tag), seconds=time.monotonic() - started)
     _progress(f"built {tag} in {built.seconds:.1f}s: {built.size_bytes / 1e6:.0f} MB on {base}")
     return built
+
+
+def _remove_earlier_leftovers(before: int) -> None:
+    """Remove the untagged images earlier builds left: the image a rebuild untagged, and build stages.
+
+    The classic builder keeps both, some 200 MB a build. Only untagged images made before this build
+    started go, so this build's stage, which holds the dependency layer a next build reuses, stays.
+    """
+    for title in ("ccloud-operator", "ccloud-operator-build"):
+        _run(
+            [
+                "docker",
+                "image",
+                "prune",
+                "--force",
+                "--filter",
+                f"label=org.opencontainers.image.title={title}",
+                "--filter",
+                f"until={before}",
+            ],
+            "docker image prune",
+        )
 
 
 # -- the command line --------------------------------------------------------------------------------------
