@@ -327,6 +327,8 @@ def build_image(tag: str = DEFAULT_TAG, base: str | None = None) -> BuiltImage:
             [
                 "docker",
                 "build",
+                # A failed step's container is removed too (the classic builder keeps it otherwise).
+                "--force-rm",
                 "--network",
                 "none",
                 "--file",
@@ -384,7 +386,7 @@ def register(subparsers: Any) -> None:
     )
     build_parser.set_defaults(handler=handle_build)
     status_parser = commands.add_parser(
-        "status", help="say in one line whether a Docker engine answers (exit 3 when none does)"
+        "status", help="say whether the image and node tests can run here (exit 3 when no Docker engine answers)"
     )
     status_parser.set_defaults(handler=handle_status)
 
@@ -401,11 +403,20 @@ def handle_build(args: argparse.Namespace) -> int:
 
 
 def handle_status(args: argparse.Namespace) -> int:
-    """One line: whether the image test can run here."""
+    """One line each: whether the image test, and the chart-on-a-node test, can run here."""
+    from ccloud_sandbox.node import missing_host_packages  # here: the node module imports the control plane
+
     reason = docker_unreachable_reason()
     if reason is not None:
-        print(f"image test: skipped, {reason}")
+        print(f"image and node tests: skipped, {reason}")
         return EXIT_NO_ENGINE
     version = _run(["docker", "info", "--format", "{{.ServerVersion}}"], "docker info").stdout.strip()
     print(f"image test: runs, Docker engine {version}")
+    missing = missing_host_packages()
+    if os.geteuid() != 0:
+        print("node test: skipped, needs root")
+    elif missing:
+        print(f"node test: skipped, missing Debian packages (apt-get install {' '.join(missing)})")
+    else:
+        print("node test: runs")
     return 0

@@ -1,4 +1,5 @@
-"""The container image, as far as it can be checked without a Docker engine.
+"""The container image, as far as it can be checked without a Docker engine (with one, the image itself runs
+in tests/operator/test_image_container.py and on the local node in tests/operator/test_chart_on_node.py).
 
 hadolint checks the Dockerfile; the rest checks the facts the Dockerfile relies on: the wheel builds
 from the repository, installs with constraints.txt into a fresh virtual environment, and that
