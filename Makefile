@@ -32,10 +32,10 @@ lint: venv
 	$(BIN)/ruff format --check operator tests benchmarks hack
 	$(BIN)/mypy
 
-# The test command (README, .ci/run): lint, types, then every test against the real API server,
-# in parallel (with a Docker engine, also the image as a container and the chart on a local node: the
-# first line says whether those run); last, alone, the conformance check of every response the emulator sent meanwhile
-# (with a PYTEST_ARGS subset that holds no such check, that second run finds nothing: exit 5 is fine).
+# The test command (README, .ci/run): lint, types, then every test against the real API server, in
+# parallel (with a Docker engine, also the image as a container and the chart on a local node: the first
+# line says whether those run); last, alone, the conformance check of every response the emulator sent
+# meanwhile (with a PYTEST_ARGS subset that holds no such check, that second run finds nothing: exit 5 is fine).
 test: binaries lint
 	@$(BIN)/ccloud-sandbox image status || true
 	export CCLOUD_SANDBOX_RESPONSE_LOG_DIR=$$(mktemp -d) && \
