@@ -68,9 +68,11 @@ class BasePython:
 
     def platforms(self) -> list[str]:
         """pip `--platform` tags this base accepts: every manylinux glibc level up to its own."""
-        major, minor = (int(part) for part in self.glibc.split("."))
-        if major != 2:
-            raise ImageBuildError(f"the base's C library is glibc {self.glibc}; expected glibc 2.x")
+        match = re.fullmatch(r"2\.(\d+)", self.glibc)
+        if match is None:
+            # platform.libc_ver() answers "" on a musl base (Alpine), whose wheels are musllinux ones.
+            raise ImageBuildError(f"the base's C library is {self.glibc or 'not glibc'}; expected glibc 2.x")
+        minor = int(match.group(1))
         return [f"manylinux_2_{level}_{self.machine}" for level in range(minor, 4, -1)] + [
             f"manylinux2014_{self.machine}",
             f"manylinux2010_{self.machine}",
