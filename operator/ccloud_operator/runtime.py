@@ -31,6 +31,8 @@ class Runtime:
     integrations: IntegrationDirectory
     managed_connectors: ManagedConnectorReconciler
     connector_claims: ConnectorClaims
+    #: Bounds the passes running at once (not those waiting for a retry: kopf sleeps those outside).
+    active: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _ready: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
 
@@ -104,6 +106,7 @@ async def start(settings: OperatorSettings, kube: KubeGateway | None = None) -> 
             claims=claims,
         ),
         connector_claims=claims,
+        active=asyncio.Semaphore(settings.max_concurrent_reconciles),
     )
     return _current
 
@@ -118,4 +121,6 @@ async def stop() -> None:
     global _current
     if _current is not None:
         await _current.clients.aclose()
+        if isinstance(_current.kube, KubernetesGateway):
+            await _current.kube.aclose()
         _current = None

@@ -79,7 +79,8 @@ class World:
     # -- the operator --------------------------------------------------------------------------
 
     def operator_env(self, **env: str) -> dict[str, str]:
-        """The operator's settings for this world: the emulator, moto, and short test intervals."""
+        """The settings an operator process of this world runs with (its keys join the no-leak set)."""
+        self.secrets.add(self.info.api_secret)
         return {
             **AWS_KEYS,
             "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
@@ -98,7 +99,6 @@ class World:
         self, *, kubeconfig: Path | None = None, args: list[str] | None = None, **env: str
     ) -> OperatorProcess:
         """Run the operator against this world: the test namespace only, as admin, unless told otherwise."""
-        self.secrets.add(self.info.api_secret)
         self.operator = OperatorProcess(
             kubeconfig=kubeconfig or self.kubeconfig,
             log_path=self.log_dir / "operator.log",
@@ -109,7 +109,6 @@ class World:
 
     def start_operator_container(self, image: str, *, kubeconfig: Path, args: list[str]) -> OperatorContainer:
         """Run the operator's image against this world, locked down as the chart runs it."""
-        self.secrets.add(self.info.api_secret)
         container = OperatorContainer(
             image=image,
             kubeconfig=kubeconfig,
@@ -252,7 +251,8 @@ class World:
     def leaked_secrets(self) -> list[str]:
         """Where any known secret value shows up: operator log, Events, or a status."""
         places: list[str] = []
-        texts = {"operator log": self.operator.log() if self.operator else ""}
+        # Every operator process of the world logs to an operator*.log beside the first one's.
+        texts = {f"log {path.name}": path.read_text(errors="replace") for path in self.log_dir.glob("operator*.log")}
         texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in self.events())
         for plural in (PROVIDER_INTEGRATIONS, MANAGED_CONNECTORS):
             items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)["items"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf
 
-from ccloud_operator.app import service_address
+from ccloud_operator.kube import service_address
 
 KOPF_IN_CLUSTER = kopf.ConnectionInfo(server="https://kubernetes.default.svc", token="t", ca_path="/ca.crt")
 

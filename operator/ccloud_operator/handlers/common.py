@@ -106,7 +106,8 @@ async def run_pass(
     rt = runtime.current()
     uid = body.metadata.uid or ""
     with Timed(kind):
-        async with rt.lock(uid):
+        # The object's own lock first: a pass queued behind its own object's holds no slot meanwhile.
+        async with rt.lock(uid), rt.active:
             outcome = await work()
         apply_outcome(body, patch, outcome)
         if not deleting:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -64,7 +65,23 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 _announced: dict[str, str] = {}
 
 
-async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
+#: (namespace, ProviderIntegration name) -> (ManagedConnector name, its dependency-revision annotation).
+UsersIndex = kopf.Index[tuple[str, str], tuple[str, str | None]]
+
+
+def index_users(
+    spec: kopf.Spec, name: str, namespace: str | None, annotations: kopf.Annotations, **_: Any
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """Which ProviderIntegration each ManagedConnector uses: an integration finds its connectors here,
+    not by listing every connector of the namespace (at 1000 objects those lists were the operator's
+    largest transient allocations)."""
+    ref = (spec.get("providerIntegrationRef") or {}).get("name")
+    if not ref:
+        return {}
+    return {(namespace or "", ref): (name, annotations.get(DEPENDENCY_REVISION_ANNOTATION))}
+
+
+async def wake_connectors(body: kopf.Body, type: str | None, integration_users: UsersIndex, **_: Any) -> None:
     """Keep the integration directory current, and wake the connectors when the id or readiness changed.
 
     A watch-event handler, so it sees the status after kopf wrote it (a change handler would wake
@@ -86,27 +103,27 @@ async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
     if _announced.get(uid) == revision:
         return
     _announced[uid] = revision
-    kube = rt.kube
     value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
-    for item in await kube.list_managed_connectors(namespace):
-        uses_it = (item.get("spec", {}).get("providerIntegrationRef") or {}).get("name") == name
-        if uses_it and item["metadata"].get("annotations", {}).get(DEPENDENCY_REVISION_ANNOTATION) != value:
-            await kube.annotate(
-                MANAGED_CONNECTORS, namespace, item["metadata"]["name"], {DEPENDENCY_REVISION_ANNOTATION: value}
-            )
+    for connector, announced in list(integration_users.get((namespace, name), [])):
+        if announced != value:
+            await rt.kube.annotate(MANAGED_CONNECTORS, namespace, connector, {DEPENDENCY_REVISION_ANNOTATION: value})
 
 
-def register(registry: kopf.OperatorRegistry, validation_interval: float) -> None:
-    """Attach the handlers to a kopf registry."""
+def register(
+    registry: kopf.OperatorRegistry, validation_interval: float, when: Callable[..., bool] | None = None
+) -> None:
+    """Attach the handlers to a kopf registry; ``when`` keeps them to this shard's objects."""
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}")(reconcile)
+        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
     kopf.timer(
         *resource,
         registry=registry,
         id="validate",
         interval=validation_interval,
         initial_delay=validation_interval,
+        when=when,
     )(reconcile)
-    kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
-    kopf.on.event(*resource, registry=registry, id="wake-connectors")(wake_connectors)
+    kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
+    kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
+    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(wake_connectors)  # type: ignore[arg-type]
