@@ -79,6 +79,8 @@ class StackSettings:
     confluent_timeout: float = 30.0
     log_level: str = "INFO"
     #: `python -m` this instead of ccloud_operator (benchmarks.traced_operator traces allocations).
+    #: The emulator's IAM propagation delay; None keeps its realistic default.
+    iam_propagation_seconds: float | None = None
     operator_module: str = "ccloud_operator"
     operator_env: dict[str, str] = field(default_factory=dict)
     #: Seconds the operator gets to answer /healthz (tracing allocations makes its imports slow).
@@ -610,6 +612,11 @@ class Bench:
             provisioning_seconds=settings.provisioning_seconds,
             integration_quota=settings.integration_quota,
             extra_args=["--log-level", "WARNING"],
+            realism=(
+                {"iam_propagation_seconds": settings.iam_propagation_seconds}
+                if settings.iam_propagation_seconds is not None
+                else None
+            ),
         )
         info = emulator.start()
         operator: OperatorProcess | None = None
