@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # overlap that waiting even on two cores.
 PYTEST_WORKERS ?= 3
 
-.PHONY: all venv binaries lint test demo clean e2e-kind generate
+.PHONY: all venv binaries lint test demo clean e2e-kind generate image
 
 all: test
 
@@ -32,13 +32,23 @@ lint: venv
 	$(BIN)/ruff format --check operator tests benchmarks hack
 	$(BIN)/mypy
 
-# The test command (README, .ci/run): lint, types, then every test against the real API server,
-# in parallel; last, alone, the conformance check of every response the emulator sent meanwhile
-# (with a PYTEST_ARGS subset that holds no such check, that second run finds nothing: exit 5 is fine).
+# The test command (README, .ci/run): lint, types, then every test against the real API server, in
+# parallel (with a Docker engine, also the image as a container and the chart on a local node: the first
+# line says whether those run); last, alone, the conformance check of every response the emulator sent
+# meanwhile (with a PYTEST_ARGS subset that holds no such check, that second run finds nothing: exit 5 is fine).
 test: binaries lint
+	@$(BIN)/ccloud-sandbox image status || true
 	export CCLOUD_SANDBOX_RESPONSE_LOG_DIR=$$(mktemp -d) && \
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not run_last" $(PYTEST_ARGS) && \
 	{ $(BIN)/python -m pytest -m run_last $(PYTEST_ARGS) || [ $$? -eq 5 ]; }
+
+# The operator's image, built with the local Docker engine from wheels made on the host (no network inside
+# the build). The default base is a local Debian made once with debootstrap (needs root, cached under
+# ~/.cache/ccloud-operator/base/); BASE_IMAGE=python:3.11.11-slim-bookworm builds on a registry base instead.
+IMAGE ?= ccloud-operator:dev
+BASE_IMAGE ?=
+image: venv
+	$(BIN)/ccloud-sandbox image build --tag $(IMAGE) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
 
 demo: binaries
 	$(BIN)/ccloud-sandbox demo $(DEMO_ARGS)

@@ -46,7 +46,8 @@ trap cleanup EXIT
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 
 echo "--- building $IMAGE"
-docker build --tag "$IMAGE" .
+# A registry base by default here: a kind user has one (make image's local Debian base needs root).
+"$VENV/bin/ccloud-sandbox" image build --tag "$IMAGE" --base "${E2E_BASE_IMAGE:-python:3.11.11-slim-bookworm}"
 
 echo "--- kind cluster $CLUSTER"
 if ! kind get clusters | grep -qx "$CLUSTER"; then

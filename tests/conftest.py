@@ -17,6 +17,11 @@ Fixtures (import nothing; ask for them by name):
   then call `moto.enforce_policies()`: from then on every call needs keys moto
   issued. The next test gets enforcement off again.
 - `moto_server` (session, `MotoServer`): the same server without the reset.
+- `operator_image` (session, `str`): the operator's image in the local Docker
+  engine: `CCLOUD_TEST_IMAGE` when set (e.g. built by `make image`), otherwise
+  built now from the checkout (`ccloud-sandbox image build`, on
+  `CCLOUD_IMAGE_BASE` when set). Without a Docker engine the test skips in one
+  line, or fails where `CCLOUD_REQUIRE_DOCKER` is set (CI sets it).
 
 Helpers to import (`from harness_support import ...`, not from conftest):
 `wait_until(observe, what, timeout)` polls with a deadline instead of sleeping;
@@ -61,6 +66,8 @@ from kubernetes.client.exceptions import ApiException
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.controlplane.cli import repo_root
 from ccloud_sandbox.controlplane.cluster import ControlPlane
+from ccloud_sandbox.image import BASE_ENV, DEFAULT_TAG, build_image, docker_unreachable_reason, image_exists
+from ccloud_sandbox.operator_container import remove_abandoned_containers
 
 from harness_support import api_client, apply_crds, mark_cluster_tests, namespace_name, order_run_last
 
@@ -245,3 +252,22 @@ def moto(moto_server: MotoServer) -> MotoServer:
     httpx.post(f"{moto_server.endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()
     moto_server.reset()
     return moto_server
+
+
+# -- the operator's image (Docker) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def operator_image() -> str:
+    """The image under test: `CCLOUD_TEST_IMAGE`, or one built now from the checkout."""
+    reason = docker_unreachable_reason()
+    if reason is not None:
+        if os.environ.get("CCLOUD_REQUIRE_DOCKER"):
+            pytest.fail(f"CCLOUD_REQUIRE_DOCKER is set but {reason}")
+        pytest.skip(f"image test skipped: {reason}")
+    remove_abandoned_containers()
+    configured = os.environ.get("CCLOUD_TEST_IMAGE")
+    if configured:
+        assert image_exists(configured), f"CCLOUD_TEST_IMAGE={configured} is not in the Docker engine"
+        return configured
+    return build_image(tag=DEFAULT_TAG, base=os.environ.get(BASE_ENV) or None).tag

@@ -14,7 +14,7 @@ from aiohttp import web
 from ccloud_operator import memory, runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
-from ccloud_operator.kube import KubeApi, own_namespace
+from ccloud_operator.kube import KubeApi, own_namespace, service_address
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
 from ccloud_operator.settings import OperatorSettings
 
@@ -51,7 +51,10 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # In a pod: the ServiceAccount token; elsewhere: KUBECONFIG. kopf's own client-library
         # login is not used, so the two credential sources are explicit.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        in_cluster = kopf.login_with_service_account(**kwargs)
+        if in_cluster is not None:
+            return service_address(in_cluster, os.environ)
+        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:

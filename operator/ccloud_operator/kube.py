@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -56,9 +59,25 @@ def own_namespace(default: str = "default") -> str:
         return default
 
 
+def service_address(connection: kopf.ConnectionInfo, environ: Mapping[str, str]) -> kopf.ConnectionInfo:
+    """The in-cluster connection pointed at the address the kubelet gives every pod.
+
+    kopf's service-account login names the API server `https://kubernetes.default.svc`, which only resolves
+    where cluster DNS runs (and not from a pod on the host network with the default DNS policy). The kubelet
+    sets KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT in every container, which is what client-go's
+    in-cluster configuration uses; the serving certificate names the Service's ClusterIP too.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return connection
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return dataclasses.replace(connection, server=f"https://{authority}")
+
+
 def _login() -> kopf.ConnectionInfo:
     settings = kopf.OperatorSettings()
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+    in_cluster = kopf.login_with_service_account(settings=settings)
+    info = service_address(in_cluster, os.environ) if in_cluster else kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise kopf.LoginError("no ServiceAccount and no kubeconfig to reach the Kubernetes API with")
     return info

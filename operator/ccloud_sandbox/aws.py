@@ -82,18 +82,19 @@ def make_moto_unkind() -> None:
 
 @dataclass
 class MotoServer:
-    """A moto server on a loopback port, started and stopped by its owner."""
+    """A moto server on a loopback port (or `host`, for pods on a node), started and stopped by its owner."""
 
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
     _server: Any = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> MotoServer:
         make_moto_unkind()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         return self
 

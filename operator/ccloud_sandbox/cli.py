@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ccloud_sandbox import demo
+from ccloud_sandbox import demo, image
 from ccloud_sandbox.confluent import cli as confluent_cli
 from ccloud_sandbox.controlplane import cli as controlplane_cli
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     controlplane_cli.register(commands)
     confluent_cli.register(commands)
     demo.register(commands)
+    image.register(commands)
     return parser
 
 

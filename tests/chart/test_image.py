@@ -1,4 +1,5 @@
-"""The container image, as far as it can be checked without a Docker engine.
+"""The container image, as far as it can be checked without a Docker engine (with one, the image itself runs
+in tests/operator/test_image_container.py and on the local node in tests/operator/test_chart_on_node.py).
 
 hadolint checks the Dockerfile; the rest checks the facts the Dockerfile relies on: the wheel builds
 from the repository, installs with constraints.txt into a fresh virtual environment, and that
@@ -47,7 +48,7 @@ def test_dockerfile_passes_hadolint() -> None:
 
 
 def test_base_image_is_pinned_to_a_slim_python_release_and_never_latest() -> None:
-    (default,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    (default,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
     assert re.fullmatch(r"python:3\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", default)
 
 

@@ -33,6 +33,7 @@ from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 from ccloud_sandbox.aws import MotoServer
 from ccloud_sandbox.confluent.admin import SandboxAdmin
 from ccloud_sandbox.confluent.launcher import EmulatorInfo, EmulatorProcess
+from ccloud_sandbox.operator_container import OperatorContainer
 from ccloud_sandbox.operator_process import OperatorProcess
 
 from harness_support import wait_until
@@ -57,7 +58,7 @@ class World:
     kubeconfig: Path
     log_dir: Path
     secrets: set[str] = field(default_factory=set)
-    operator: OperatorProcess | None = None
+    operator: OperatorProcess | OperatorContainer | None = None
 
     @property
     def info(self) -> EmulatorInfo:
@@ -105,6 +106,19 @@ class World:
             env=self.operator_env(**env),
         ).start()
         return self.operator
+
+    def start_operator_container(self, image: str, *, kubeconfig: Path, args: list[str]) -> OperatorContainer:
+        """Run the operator's image against this world, locked down as the chart runs it."""
+        container = OperatorContainer(
+            image=image,
+            kubeconfig=kubeconfig,
+            log_path=self.log_dir / "operator-container.log",
+            args=args,
+            env=self.operator_env(),
+        )
+        self.operator = container
+        container.start()
+        return container
 
     # -- Kubernetes objects --------------------------------------------------------------------
 

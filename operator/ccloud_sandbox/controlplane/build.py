@@ -32,6 +32,8 @@ HELM_VERSION = "v3.19.0"
 
 #: Kubernetes binaries built from the k8s.io/kubernetes module graph.
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager")
+#: What a node adds, from the same module graph; built only when asked for (`controlplane build --with-node`).
+NODE_COMMANDS = ("kubelet", "kube-scheduler", "kube-proxy")
 
 
 class BuildError(RuntimeError):
@@ -57,8 +59,9 @@ class Toolchain:
     def all_binaries(self) -> tuple[str, ...]:
         return (*KUBERNETES_COMMANDS, "etcd", "helm")
 
-    def missing(self) -> list[str]:
-        return [name for name in self.all_binaries if not self.binary(name).is_file()]
+    def missing(self, *, with_node: bool = False) -> list[str]:
+        wanted = (*self.all_binaries, *NODE_COMMANDS) if with_node else self.all_binaries
+        return [name for name in wanted if not self.binary(name).is_file()]
 
 
 def cache_root() -> Path:
@@ -162,7 +165,7 @@ def _download_gomod(go: str, workdir: Path, module: str) -> str:
     return Path(info["GoMod"]).read_text()
 
 
-def _build_kubernetes(go: str, chain: Toolchain, workdir: Path) -> None:
+def _build_kubernetes(go: str, chain: Toolchain, workdir: Path, commands: tuple[str, ...]) -> None:
     version = chain.kubernetes_version
     kubernetes_gomod = _download_gomod(go, workdir, f"k8s.io/kubernetes@{version}")
     replacements = staging_replacements(kubernetes_gomod, version)
@@ -177,15 +180,16 @@ def _build_kubernetes(go: str, chain: Toolchain, workdir: Path) -> None:
     module_dir = workdir / "kubernetes"
     module_dir.mkdir(parents=True, exist_ok=True)
     (module_dir / "go.mod").write_text("\n".join(lines))
-    packages = [f"k8s.io/kubernetes/cmd/{command}" for command in KUBERNETES_COMMANDS]
+    packages = [f"k8s.io/kubernetes/cmd/{command}" for command in commands]
     _run([go, "get", *[f"{p}@{version}" for p in packages]], module_dir, "resolving the Kubernetes module graph")
     ldflags = (
         f"-s -w -X k8s.io/component-base/version.gitVersion={version} "
         f"-X k8s.io/component-base/version.gitTreeState=clean "
         f"-X k8s.io/client-go/pkg/version.gitVersion={version}"
     )
-    for command, package in zip(KUBERNETES_COMMANDS, packages, strict=True):
-        _build_one(go, module_dir, package, chain.binary(command), ldflags, command)
+    for command, package in zip(commands, packages, strict=True):
+        if not chain.binary(command).is_file():
+            _build_one(go, module_dir, package, chain.binary(command), ldflags, command)
 
 
 def _build_etcd(go: str, chain: Toolchain, workdir: Path, kubernetes_gomod: str) -> None:
@@ -224,14 +228,14 @@ def _build_one(go: str, module_dir: Path, package: str, output: Path, ldflags: s
     partial.replace(output)
 
 
-def build(chain: Toolchain | None = None) -> Toolchain:
-    """Build whatever binaries are missing from the cache; return the toolchain."""
+def build(chain: Toolchain | None = None, *, with_node: bool = False) -> Toolchain:
+    """Build whatever binaries are missing from the cache (with a node's too, if asked); return the toolchain."""
     chain = chain or toolchain()
-    if not chain.missing():
+    if not chain.missing(with_node=with_node):
         _progress(f"cached: {chain.bin_dir}")
         return chain
     with _locked(chain.root / ".build.lock"):
-        missing = chain.missing()
+        missing = chain.missing(with_node=with_node)
         if not missing:
             _progress(f"built by another process: {chain.bin_dir}")
             return chain
@@ -241,8 +245,9 @@ def build(chain: Toolchain | None = None) -> Toolchain:
         workdir = chain.root / "work"
         workdir.mkdir(parents=True, exist_ok=True)
         kubernetes_gomod = _download_gomod(go, workdir, f"k8s.io/kubernetes@{chain.kubernetes_version}")
-        if any(name in missing for name in KUBERNETES_COMMANDS):
-            _build_kubernetes(go, chain, workdir)
+        kubernetes_commands = tuple(name for name in (*KUBERNETES_COMMANDS, *NODE_COMMANDS) if name in missing)
+        if kubernetes_commands:
+            _build_kubernetes(go, chain, workdir, kubernetes_commands)
         if "etcd" in missing:
             _build_etcd(go, chain, workdir, kubernetes_gomod)
         if "helm" in missing:

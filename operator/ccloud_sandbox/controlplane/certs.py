@@ -232,16 +232,19 @@ class PkiPaths:
         )
 
 
-def write_pki(directory: Path) -> PkiPaths:
+def write_pki(directory: Path, extra_ip_addresses: Sequence[str] = ()) -> PkiPaths:
     """Generate a fresh CA and every certificate and key the control plane needs.
 
-    Anything already in `directory` is overwritten: each call is a new trust root.
+    Anything already in `directory` is overwritten: each call is a new trust root. `extra_ip_addresses`
+    join the serving certificate's names (the address pods reach the API server at, with a node).
     """
     directory.mkdir(parents=True, exist_ok=True)
     paths = PkiPaths.under(directory)
     authority = CertificateAuthority.create()
     authority.write(paths.ca_cert, paths.ca_key)
-    authority.issue_serving().write(paths.serving_cert, paths.serving_key)
+    authority.issue_serving(ip_addresses=(*SERVING_IP_ADDRESSES, *extra_ip_addresses)).write(
+        paths.serving_cert, paths.serving_key
+    )
     authority.issue_client(ADMIN_USER, [MASTERS_GROUP]).write(paths.admin_cert, paths.admin_key)
     # The controller manager runs with its own credentials for every controller
     # (no --use-service-account-credentials); the namespace and garbage

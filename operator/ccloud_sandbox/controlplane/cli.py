@@ -47,10 +47,24 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="controlplane_command", required=True)
 
     build_parser = commands.add_parser("build", help="build the binaries into the cache (10-20 minutes cold)")
+    build_parser.add_argument(
+        "--with-node", action="store_true", help="also kubelet, kube-scheduler and kube-proxy (for a node)"
+    )
     build_parser.set_defaults(handler=handle_build)
 
     up = commands.add_parser("up", help="start it (or reuse the running one); prints the kubeconfig path last")
     _add_state_dir(up)
+    up.add_argument(
+        "--with-node",
+        action="store_true",
+        help="also a node (containerd, kubelet, kube-scheduler, kube-proxy) that runs pods; needs root and Docker",
+    )
+    up.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        help="with --with-node: a Docker image to load into the node (repeat; default ccloud-operator:dev if built)",
+    )
     up.set_defaults(handler=handle_up)
 
     down = commands.add_parser("down", help="stop every process it started")
@@ -86,7 +100,7 @@ def _fail(message: str) -> int:
 def handle_build(args: argparse.Namespace) -> int:
     """Build the missing binaries; progress goes to stderr, the bin directory to stdout."""
     try:
-        chain = build(toolchain())
+        chain = build(toolchain(), with_node=args.with_node)
     except BuildError as error:
         return _fail(str(error))
     print(chain.bin_dir)
@@ -94,12 +108,23 @@ def handle_build(args: argparse.Namespace) -> int:
 
 
 def handle_up(args: argparse.Namespace) -> int:
-    """Start the control plane; the last line printed is the admin kubeconfig path."""
-    control_plane = _control_plane(args)
+    """Start the control plane (and a node); the last line printed is the admin kubeconfig path."""
+    # Imported here: ccloud_sandbox.image imports this module (repo_root).
+    from ccloud_sandbox.image import DEFAULT_TAG, image_exists
+    from ccloud_sandbox.node import NODE_ADDRESS, Node, NodeError
+
+    state_dir: Path = args.state_dir if args.state_dir is not None else default_state_dir()
+    control_plane = ControlPlane(state_dir, node_address=NODE_ADDRESS if args.with_node else None)
     started = time.monotonic()
     try:
+        if args.with_node:
+            Node.prepare_network()
         kubeconfig = control_plane.up()
-    except (BuildError, ControlPlaneError) as error:
+        if args.with_node:
+            images = args.image or ([DEFAULT_TAG] if image_exists(DEFAULT_TAG) else [])
+            node_seconds = Node(state_dir / "node", control_plane).up(images=images)
+            print(f"node Ready in {node_seconds:.1f}s; images loaded: {', '.join(images) or 'none'}", file=sys.stderr)
+    except (BuildError, ControlPlaneError, NodeError) as error:
         return _fail(str(error))
     print(control_plane.status().describe(), file=sys.stderr)
     print(f"up in {time.monotonic() - started:.1f}s; export KUBECONFIG={kubeconfig}", file=sys.stderr)
@@ -109,8 +134,12 @@ def handle_up(args: argparse.Namespace) -> int:
 
 def handle_down(args: argparse.Namespace) -> int:
     """Stop the control plane of the state directory; succeeds when nothing runs."""
+    from ccloud_sandbox.node import Node  # here, as in handle_up
+
     control_plane = _control_plane(args)
     try:
+        if (control_plane.state_dir / "node").is_dir():
+            Node.stop(control_plane.state_dir / "node", control_plane)
         control_plane.down()
     except ControlPlaneError as error:
         return _fail(str(error))

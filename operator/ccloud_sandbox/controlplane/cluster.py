@@ -67,6 +67,20 @@ CONTROLLERS = (
     "clusterrole-aggregation-controller",
 )
 
+#: What a node's pods need on top: Deployments make ReplicaSets make Pods, Services get endpoints (which
+#: kube-proxy programs), every namespace gets the `kube-root-ca.crt` ConfigMap that projected
+#: ServiceAccount token volumes read, and the node becomes schedulable.
+NODE_CONTROLLERS = (
+    "deployment-controller",
+    "replicaset-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
+    "root-ca-certificate-publisher-controller",
+    "pod-garbage-collector-controller",
+    # Lifts the not-ready taint a kubelet registers its node with, once the node reports Ready.
+    "node-lifecycle-controller",
+)
+
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 CONTEXT_NAME = "ccloud-sandbox"
 
@@ -173,8 +187,13 @@ class ControlPlane:
         chain: Toolchain | None = None,
         *,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        node_address: str | None = None,
     ) -> None:
         self.state_dir = state_dir.resolve()
+        #: For a node (`ccloud_sandbox.node`): an address of this host that pods reach. The API server then
+        #: listens on every address (loopback stays the host's way in), advertises this one as the
+        #: `kubernetes` Service's endpoint, and mounts ServiceAccount tokens into pods.
+        self.node_address = node_address
         self.toolchain = chain or toolchain()
         self.startup_timeout = startup_timeout
         # Popen objects of the processes this instance started, so that they are
@@ -212,6 +231,16 @@ class ControlPlane:
     def _controller_manager_kubeconfig(self) -> Path:
         return self.state_dir / "controller-manager.kubeconfig"
 
+    @property
+    def _node_address_path(self) -> Path:
+        return self.state_dir / "node-address"
+
+    def _recorded_node_address(self) -> str:
+        try:
+            return self._node_address_path.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
     def ports(self) -> Ports | None:
         """The ports recorded by the last `up()`, if any."""
         try:
@@ -236,7 +265,8 @@ class ControlPlane:
         """
         with self._exclusive():
             current = self.status()
-            if current.running and current.ready and self.kubeconfig.is_file():
+            same_mode = self._recorded_node_address() == (self.node_address or "")
+            if current.running and current.ready and self.kubeconfig.is_file() and same_mode:
                 return self.kubeconfig
             if not current.stopped:
                 # Half a control plane (one component died) is not worth repairing:
@@ -368,7 +398,8 @@ class ControlPlane:
         shutil.rmtree(self._etcd_data_dir, ignore_errors=True)
         ports = Ports.pick()
         _write_atomic(self._ports_path, json.dumps(ports.__dict__, indent=2) + "\n")
-        pki = certs.write_pki(self.state_dir / "pki")
+        _write_atomic(self._node_address_path, f"{self.node_address or ''}\n")
+        pki = certs.write_pki(self.state_dir / "pki", [self.node_address] if self.node_address else [])
         server = f"https://127.0.0.1:{ports.api_server}"
         ca_pem = pki.ca_cert.read_bytes()
         _write_kubeconfig(
@@ -425,10 +456,7 @@ class ControlPlane:
         return [
             str(self.toolchain.binary(API_SERVER)),
             f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-            "--bind-address=127.0.0.1",
-            # Without it the API server looks for a default route to pick its
-            # address, and fails to start on a machine that has none.
-            "--advertise-address=127.0.0.1",
+            *self._address_args(),
             f"--secure-port={ports.api_server}",
             f"--cert-dir={self.state_dir / 'pki'}",
             f"--tls-cert-file={pki.serving_cert}",
@@ -441,9 +469,26 @@ class ControlPlane:
             f"--service-account-signing-key-file={pki.service_account_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+        ]
+
+    def _address_args(self) -> list[str]:
+        if self.node_address:
+            return [
+                "--bind-address=0.0.0.0",
+                f"--advertise-address={self.node_address}",
+                # The `kubernetes` Service's endpoint is the advertised address, which pods reach.
+                "--endpoint-reconciler-type=lease",
+                # `kubectl logs` dials the kubelet; the node's name resolves nowhere, its address does.
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        return [
+            "--bind-address=127.0.0.1",
+            # Without it the API server looks for a default route to pick its
+            # address, and fails to start on a machine that has none.
+            "--advertise-address=127.0.0.1",
             # No kubelet: pods are stored, never run, and need no token volume.
             "--disable-admission-plugins=ServiceAccount",
-            "--allow-privileged=true",
             # The `kubernetes` Service would get 127.0.0.1 as its endpoint, which
             # Endpoints validation rejects ("may not be in the loopback range"),
             # logged again on every reconcile; nothing in-cluster dials it here.
@@ -454,7 +499,7 @@ class ControlPlane:
         return [
             str(self.toolchain.binary(CONTROLLER_MANAGER)),
             f"--kubeconfig={self._controller_manager_kubeconfig}",
-            f"--controllers={','.join(CONTROLLERS)}",
+            f"--controllers={','.join(CONTROLLERS + (NODE_CONTROLLERS if self.node_address else ()))}",
             "--leader-elect=false",
             f"--service-account-private-key-file={pki.service_account_key}",
             f"--root-ca-file={pki.ca_cert}",
