@@ -165,8 +165,11 @@ def test_twenty_percent_faults_on_confluent_and_aws_converge_within_a_fixed_mult
         # The same work with 20% of Confluent calls failing and 20% of AWS calls throttled.
         aws_before = sum(proxy.calls.values())
         proxy.share = AWS_THROTTLE_SHARE
-        # One create of a role throttled past boto's own retries: the operator's handling must take it.
-        proxy.bursts["CreateRole"] = BOTO_ATTEMPTS + 1
+        # A create of a role throttled past boto's own retries: the operator's handling must take it. The two
+        # integrations create their roles at the same time and draw from one burst; with one call fewer than
+        # two calls' worth of attempts, one of them is sure to meet nothing but throttling (if both got
+        # through, each would have seen at most BOTO_ATTEMPTS throttles, fewer than the burst holds).
+        proxy.bursts["CreateRole"] = 2 * (BOTO_ATTEMPTS + 1) - 1
         world.admin.set_faults(**CONFLUENT_FAULTS)
         # Besides the random draws (few requests, so not every kind is sure to come up), one of each
         # kind for certain; and every create (the calls a careless client duplicates) meets a 500 and

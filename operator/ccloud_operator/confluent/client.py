@@ -135,8 +135,9 @@ class ConfluentClient:
         service = endpoint.split("/", 2)[1] if endpoint.startswith("/") else endpoint
         attempt = 0
         refreshed = False
-        # A GET of one object (a path below a collection) finishes work already started; lists start it.
-        priority = Priority.READ if method == "GET" and endpoint.count("/") > 3 else Priority.WRITE
+        # Reads finish work already started: a connector's create is done when the shared list shows it
+        # RUNNING, so under a rate limit that list must not queue behind the next hundred creates.
+        priority = Priority.READ if method == "GET" else Priority.WRITE
         while True:
             sent_with = self._credentials
             await self.limiter.acquire(priority)

@@ -23,9 +23,9 @@ from enum import IntEnum
 class Priority(IntEnum):
     """Lower goes first."""
 
-    #: A read of one object: finishes a create or an update already made.
+    #: A read: finishes a create or an update already made (the status that makes an object Ready).
     READ = 0
-    #: A write, or a list: starts work.
+    #: A write: starts work.
     WRITE = 1
 
 
