@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +114,15 @@ def _write_in_flight(requests: list[dict[str, Any]], at: str) -> bool:
     )
 
 
+def _wait_for_unanswered_write(world: World, timeout: float) -> None:
+    """Return once a write is at the emulator and unanswered (or at the timeout: the kill lands anyway)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(r["method"] in ("POST", "PUT", "DELETE") and r["time"] is None for r in world.admin.requests()):
+            return
+        time.sleep(0.05)
+
+
 def kill_loop(
     world: World,
     rng: random.Random,
@@ -122,6 +131,7 @@ def kill_loop(
     *,
     before_cycle: Callable[[int], None] | None = None,
     lost_response_share: float = 0.3,
+    aim_at_writes: Collection[int] = (),
     **env: str,
 ) -> None:
     """Start the operator, let it work a random while, SIGKILL it; `cycles` times.
@@ -129,11 +139,14 @@ def kill_loop(
     `before_cycle(i)` runs with the operator up, right after it is healthy, so changes made there are
     in flight when the kill lands. In a share of the cycles the emulator answers writes late (creates,
     config updates, deletes: the change is made at once), so a kill falls between a write and its
-    answer. Before each kill the emulator's state is checked (never a duplicate, at any moment);
+    answer. In the cycles listed in `aim_at_writes` the answers are held and the kill waits for a write
+    the emulator has not answered yet (random moments alone may miss the few writes a delete makes).
+    Before each kill the emulator's state is checked (never a duplicate, at any moment);
     `kill()` raises if the operator is not running; the log counts kills with a write in flight.
     """
     for cycle in range(cycles):
-        lost_response = rng.random() < lost_response_share
+        aimed = cycle in aim_at_writes
+        lost_response = rng.random() < lost_response_share or aimed
         if lost_response:
             held = {"response_delay_ms": LOST_RESPONSE_DELAY_MS}
             world.admin.set_faults(
@@ -151,7 +164,10 @@ def kill_loop(
             before_cycle(cycle)
         delay = rng.uniform(*KILL_DELAY_RANGE)
         log.delays.append(delay)
-        time.sleep(delay)  # the random kill moment itself, not a wait for an outcome
+        if aimed:
+            _wait_for_unanswered_write(world, timeout=max(delay, 20.0))
+        else:
+            time.sleep(delay)  # the random kill moment itself, not a wait for an outcome
         assert duplicates(world) == [], f"a duplicate before kill {cycle + 1}; {log}"
         operator.kill()
         log.kills.append(datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))

@@ -152,7 +152,8 @@ def test_random_kills_during_deletes_leave_no_orphans(world: World) -> None:
         if cycle < len(plan):
             world.delete(*plan[cycle])
 
-    kill_loop(world, rng, log, DELETE_CYCLES, before_cycle=delete_some)
+    # The six deletes happen in the first six cycles; aim four of those kills at a held write.
+    kill_loop(world, rng, log, DELETE_CYCLES, before_cycle=delete_some, aim_at_writes=(0, 1, 3, 4))
     assert log.writes_in_flight >= KILLS_WITH_A_WRITE_IN_FLIGHT, log
     world.start_operator()
     expected = {PI: names, MC: [f"{n}-sink" for n in names]}
