@@ -10,8 +10,16 @@ import kopf
 import pydantic
 
 from ccloud_operator import metrics, runtime
-from ccloud_operator.conditions import MAX_MESSAGE_LENGTH, READY, SYNCED, Condition, condition_of, merge_conditions
-from ccloud_operator.reconcilers.outcome import Outcome
+from ccloud_operator.conditions import (
+    MAX_MESSAGE_LENGTH,
+    READY,
+    SYNCED,
+    Condition,
+    condition_of,
+    merge_conditions,
+    now_rfc3339,
+)
+from ccloud_operator.reconcilers.outcome import Event, Outcome
 
 
 def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
@@ -25,6 +33,9 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         merged = merge_conditions(status.get("conditions"), outcome.conditions, generation)
         if merged != status.get("conditions"):
             patch.status["conditions"] = merged
+    if patch.status:
+        # Only with another change: an idle pass writes nothing (the per-object metric counts every pass).
+        patch.status["lastUpdateTime"] = now_rfc3339()
     for key, annotation in outcome.annotations.items():
         patch.metadata.annotations[key] = annotation
     # A situation already on the Ready condition was already announced: a failure retried every
@@ -49,16 +60,15 @@ def invalid_spec(body: kopf.Body, patch: kopf.Patch, error: pydantic.ValidationE
         f"{'.'.join(str(p) for p in item['loc']) or 'spec'}: {item['msg']}" for item in error.errors(include_url=False)
     )
     message = f"the spec is invalid: {problems}"
+    # Through the Outcome, so the Warning is posted once: the timers meet the same spec again and again.
     outcome = Outcome(
         conditions=[
             Condition(READY, False, "InvalidSpec", message),
             Condition(SYNCED, False, "InvalidSpec", message),
-        ]
+        ],
+        events=[Event("Warning", "InvalidSpec", message)],
     )
     apply_outcome(body, patch, outcome)
-    # kopf.event, not kopf.warn: the posting level that keeps kopf's own chatter out of Events would
-    # silence kopf.warn too.
-    kopf.event(body, type="Warning", reason="InvalidSpec", message=message)
     return kopf.PermanentError(message)
 
 
