@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import kopf
 
-from ccloud_operator import runtime
-from ccloud_operator.constants import EVENT_COMPONENT, FINALIZER, KOPF_PREFIX
+from ccloud_operator import events, runtime
+from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
 from ccloud_operator.settings import OperatorSettings
 
@@ -29,16 +28,7 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
-        # Events carry only the operator's own wording: kopf's per-handler chatter (including
-        # "failed temporarily" for every poll while Confluent provisions) stays in the log, because
-        # log lines are not posted. The level stays at INFO so that kopf.event/info/warn all post.
-        settings.posting.loggers = False
-        settings.posting.level = logging.INFO
-        # `kubectl get events` shows who said it: this operator, and which pod (a pod's hostname is
-        # its name unless the pod spec sets another; out of cluster, the machine's name).
-        settings.posting.reporting_component = EVENT_COMPONENT
-        settings.posting.reporting_instance = socket.gethostname()
-        settings.posting.event_name_prefix = f"{EVENT_COMPONENT}-"
+        events.configure_posting(settings)
         settings.networking.request_timeout = 60
         settings.watching.server_timeout = 300
         settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
