@@ -6,10 +6,12 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccloud_operator import __version__
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 
@@ -119,3 +121,66 @@ def test_a_key_without_the_role_to_use_the_integration_is_reported_as_unauthoriz
     obj = world.wait_condition(MC, "sink", "Ready", "False", reason="Unauthorized", timeout=60)
     assert "ResourceOwner or Assigner" in condition(obj, "Ready")["message"]
     assert world.admin.state()["connectors"] == {}
+
+
+def _series(text: str, name: str, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of `name` whose labels include `labels`, keyed by their full label set."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    }
+
+
+def test_per_object_metrics_follow_each_object_through_its_states_and_go_with_it(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="observed")
+    operator = world.start_operator()
+    started = time.time()
+    s3_role_integration(world, "observed", "observed")
+    world.create(MC, "sink", s3_sink_spec(world, "observed", "observed"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    ns = world.namespace
+    sink = {"namespace": ns, "name": "sink"}
+
+    text = operator.metrics()
+    assert _series(text, "ccloud_operator_resource_ready", kind="ManagedConnector", **sink) == {
+        (("kind", "ManagedConnector"), ("name", "sink"), ("namespace", ns), ("reason", "Available")): 1.0
+    }
+    assert list(_series(text, "ccloud_operator_connector_state", **sink).items()) == [
+        ((("desired", "RUNNING"), ("name", "sink"), ("namespace", ns), ("state", "RUNNING")), 1.0)
+    ]
+    checks = _series(text, "ccloud_operator_integration_check", namespace=ns, name="observed")
+    assert {dict(labels)["check"]: dict(labels)["result"] for labels in checks} == {
+        "trustPolicy": "Passed",
+        "permissions": "Passed",
+        "integration": "Passed",
+    }, checks
+    last = _series(text, "ccloud_operator_last_reconcile_timestamp_seconds", kind="ManagedConnector", **sink)
+    assert len(last) == 1 and started <= next(iter(last.values())) <= time.time()
+    # Latency by endpoint template and status code; no connector name or id in any label.
+    latencies = _series(text, "ccloud_operator_external_call_duration_seconds_count", service="connect")
+    endpoints = {dict(labels)["endpoint"] for labels, count in latencies.items() if count > 0}
+    assert "/connect/v1/connectors/{name}/config" in endpoints or "/connect/v1/connectors" in endpoints, endpoints
+    assert not [e for e in endpoints if "sink" in e], endpoints
+    build = _series(text, "ccloud_operator_build_info")
+    assert [dict(labels)["version"] for labels in build] == [__version__]
+
+    # The connector fails: the state, the readiness and its reason follow; the RUNNING series goes.
+    world.admin.fail_connector("sink", "org.apache.kafka.connect.errors.ConnectException: broker went away")
+    world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
+    text = operator.metrics()
+    states = _series(text, "ccloud_operator_connector_state", **sink)
+    assert [dict(labels)["state"] for labels, value in states.items() if value == 1] == ["FAILED"], states
+    assert list(_series(text, "ccloud_operator_resource_ready", **sink).items()) == [
+        ((("kind", "ManagedConnector"), ("name", "sink"), ("namespace", ns), ("reason", "Failed")), 0.0)
+    ]
+
+    # Deleted: every series of the object goes, the integration's stay.
+    world.delete(MC, "sink")
+    world.wait_gone(MC, "sink")
+    text = operator.metrics()
+    for name in ("ccloud_operator_resource_ready", "ccloud_operator_connector_state"):
+        assert _series(text, name, **sink) == {}, name
+    assert _series(text, "ccloud_operator_last_reconcile_timestamp_seconds", **sink) == {}
+    assert _series(text, "ccloud_operator_resource_ready", name="observed")

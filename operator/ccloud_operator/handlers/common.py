@@ -19,6 +19,7 @@ from ccloud_operator.conditions import (
     merge_conditions,
     now_rfc3339,
 )
+from ccloud_operator.constants import MANAGED_CONNECTOR_KIND
 from ccloud_operator.reconcilers.outcome import Event, Outcome
 
 
@@ -38,6 +39,17 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         patch.status["lastUpdateTime"] = now_rfc3339()
     for key, annotation in outcome.annotations.items():
         patch.metadata.annotations[key] = annotation
+    metadata = body.get("metadata") or {}
+    desired_state = (
+        (body.get("spec") or {}).get("state", "RUNNING") if body.get("kind") == MANAGED_CONNECTOR_KIND else None
+    )
+    metrics.publish_object(
+        str(body.get("kind") or ""),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+        {**status, **patch.status},
+        desired_state=desired_state,
+    )
     # A situation already on the Ready condition was already announced: a failure retried every
     # minute, or a deletion still waiting, gives one Event, not one per retry.
     announced = condition_of(status.get("conditions"), READY) or {}
@@ -124,3 +136,4 @@ async def run_pass(
         raise_for_retry(outcome)
     if deleting:
         rt.forget(kind, uid)
+        metrics.forget_object(kind, body.metadata.namespace or "", body.metadata.name or "")
