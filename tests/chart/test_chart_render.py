@@ -110,6 +110,28 @@ def test_chart_version_and_app_version_are_the_package_version() -> None:
     assert chart["version"] == package_version
 
 
+def test_helm_show_readme_prints_the_chart_readme_which_names_every_top_level_value() -> None:
+    readme = helm("show", "readme", str(CHART)).stdout
+    assert readme.strip() == (CHART / "README.md").read_text().strip()
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert [key for key in defaults if f"`{key}`" not in readme] == []
+
+
+def test_chart_yaml_names_its_sources_and_lists_exactly_the_crds_it_installs() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["sources"] and all(url.startswith("https://") for url in chart["sources"])
+    listed = {
+        (crd["kind"], crd["version"], crd["name"])
+        for crd in yaml.safe_load(chart["annotations"]["artifacthub.io/crds"])
+    }
+    shipped = {
+        (crd["spec"]["names"]["kind"], version["name"], crd["metadata"]["name"])
+        for crd in repository_crds().values()
+        for version in crd["spec"]["versions"]
+    }
+    assert listed == shipped
+
+
 def test_every_value_in_values_yaml_carries_a_comment() -> None:
     # A value is a key the schema defines and does not break down further (groups such as `image:` only
     # hold values); pass-through Kubernetes objects such as `resources` count as one value.
