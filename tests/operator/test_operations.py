@@ -123,13 +123,13 @@ def test_a_key_without_the_role_to_use_the_integration_is_reported_as_unauthoriz
     assert world.admin.state()["connectors"] == {}
 
 
-def _series(text: str, name: str, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
-    """The samples of `name` whose labels include `labels`, keyed by their full label set."""
+def _series(text: str, metric: str, /, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of `metric` whose labels include `labels`, keyed by their full label set."""
     return {
         tuple(sorted(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items())
     }
 
 
