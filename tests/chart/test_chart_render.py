@@ -460,3 +460,88 @@ def test_network_policy_is_opt_in_and_opens_only_dns_https_the_api_server_and_th
     assert narrowed["ingress"] == [{"ports": [{"port": "health", "protocol": "TCP"}]}]  # no metrics port
     assert narrowed["egress"][1]["to"] == [proxy]
     assert narrowed["egress"][2] == {"to": [proxy], "ports": [{"port": 3128, "protocol": "TCP"}]}
+
+
+# -- alerts and dashboard -----------------------------------------------------------------------------------------
+
+RULES_FILE = CHART / "files" / "prometheus-rules.yaml"
+DASHBOARD_FILE = CHART / "files" / "grafana-dashboard.json"
+
+
+def operator_series() -> set[str]:
+    """Every series name the operator can expose: its families with their sample suffixes."""
+    from prometheus_client import REGISTRY
+
+    from ccloud_operator import metrics
+
+    assert metrics.RESOURCE_READY is not None  # registered on import
+    families = [family for family in REGISTRY.collect() if family.name.startswith("ccloud_operator_")]
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_count", "_sum"),
+        "gauge": ("",),
+    }
+    return {f"{family.name}{suffix}" for family in families for suffix in suffixes[family.type]}
+
+
+def test_alerts_and_dashboard_are_opt_in_and_rendered_from_their_files() -> None:
+    assert objects_of(render(), "PrometheusRule") == []
+    assert [c for c in objects_of(render(), "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")] == []
+    rendered = render(
+        {
+            "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+            "grafanaDashboard": {
+                "enabled": True,
+                "namespace": "monitoring",
+                "annotations": {"grafana_folder": "Kafka"},
+            },
+        }
+    )
+    rule = one(rendered, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"] == yaml.safe_load(RULES_FILE.read_text())  # verbatim, {{ $labels }} included
+    assert "{{ $labels.namespace }}" in rule["spec"]["groups"][0]["rules"][0]["annotations"]["summary"]
+    (dashboard,) = [c for c in objects_of(rendered, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Kafka"}
+    assert json.loads(dashboard["data"]["ccloud-operator.json"]) == json.loads(DASHBOARD_FILE.read_text())
+
+
+def test_every_alert_parses_reads_only_series_the_operator_exposes_and_says_which_object() -> None:
+    from promql_support import metric_names, parse_duration, rules_of
+
+    rules = rules_of(yaml.safe_load(RULES_FILE.read_text())["groups"])
+    assert {rule["alert"] for rule in rules} >= {
+        "CCloudConnectorNotRunning",
+        "CCloudIntegrationValidationFailing",
+        "CCloudReconcileErrors",
+        "CCloudConfluentRateLimited",
+    }
+    exposed = operator_series()
+    for rule in rules:
+        assert metric_names(rule["expr"]) <= exposed, rule["alert"]
+        assert parse_duration(rule["for"]) >= 300, rule["alert"]
+        assert {"summary", "description", "runbook_url"} <= rule["annotations"].keys(), rule["alert"]
+        # A per-object alert names the object in its summary.
+        if "name" in rule["expr"]:
+            assert "$labels.name" in rule["annotations"]["summary"], rule["alert"]
+
+
+def test_every_dashboard_query_reads_only_series_the_operator_exposes() -> None:
+    from promql_support import metric_names
+
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(queries) >= 10
+    exposed = operator_series()
+    read = set().union(*(metric_names(query) for query in queries))
+    assert read <= exposed, read - exposed
+    # Each per-object family has a panel.
+    assert {
+        "ccloud_operator_resource_ready",
+        "ccloud_operator_connector_state",
+        "ccloud_operator_integration_check",
+        "ccloud_operator_last_reconcile_timestamp_seconds",
+        "ccloud_operator_external_call_duration_seconds_bucket",
+    } <= read

@@ -41,7 +41,9 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         patch.metadata.annotations[key] = annotation
     metadata = body.get("metadata") or {}
     desired_state = (
-        (body.get("spec") or {}).get("state", "RUNNING") if body.get("kind") == MANAGED_CONNECTOR_KIND else None
+        str((body.get("spec") or {}).get("state") or "Running").upper()
+        if body.get("kind") == MANAGED_CONNECTOR_KIND
+        else None
     )
     metrics.publish_object(
         str(body.get("kind") or ""),
