@@ -9,14 +9,17 @@ import sys
 import time
 from datetime import datetime
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccloud_operator import __version__
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
+from ccloud_sandbox.controlplane.cli import repo_root
+from promql_support import Scrape, firing, parse_duration, rules_of
 
 from harness_support import wait_until
-from operator_world import World, condition, s3_role_integration, s3_sink_spec
+from operator_world import TIME_SCALE, World, condition, s3_role_integration, s3_sink_spec
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -184,3 +187,54 @@ def test_per_object_metrics_follow_each_object_through_its_states_and_go_with_it
         assert _series(text, name, **sink) == {}, name
     assert _series(text, "ccloud_operator_last_reconcile_timestamp_seconds", **sink) == {}
     assert _series(text, "ccloud_operator_resource_ready", name="observed")
+
+
+RULES = yaml.safe_load((repo_root() / "helm" / "ccloud-operator" / "files" / "prometheus-rules.yaml").read_text())
+
+
+def _scrape_for(world: World, seconds: float, history: list[Scrape]) -> None:
+    """Scrape the operator every half second for `seconds`, as Prometheus would (at a faster pace)."""
+    assert world.operator is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        history.append(Scrape.parse(time.time(), world.operator.metrics()))
+        time.sleep(0.5)
+
+
+def _alerts(history: list[Scrape]) -> dict[str, set[tuple[tuple[str, str], ...]]]:
+    # The world runs at TIME_SCALE of real time (provisioning 120 s -> 2.4 s): the rules' durations too.
+    found = {rule["alert"]: firing(rule, history, time_scale=TIME_SCALE) for rule in rules_of(RULES["groups"])}
+    return {alert: labels for alert, labels in found.items() if labels}
+
+
+def test_alert_rules_fire_on_a_failing_connector_and_stay_quiet_on_a_healthy_one(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="alerting")
+    world.start_operator()
+    s3_role_integration(world, "alerting", "alerting")
+    world.create(MC, "sink", s3_sink_spec(world, "alerting", "alerting"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    longest = max(parse_duration(rule["for"]) for rule in rules_of(RULES["groups"])) * TIME_SCALE
+
+    healthy: list[Scrape] = []
+    _scrape_for(world, longest + 5, healthy)
+    assert _alerts(healthy) == {}
+
+    # The connector fails, and Confluent's Connect API answers 429 to every read from then on: the
+    # connector is not RUNNING, not Ready, not reconciled, and the operator is rate limited.
+    world.admin.fail_connector("sink", "org.apache.kafka.connect.errors.ConnectException: broker went away")
+    world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
+    world.admin.inject(429, count=100_000, path="/connect/*", methods=["GET"])
+    try:
+        failing = list(healthy)
+        # The longest wait: 900 s without a successful pass, then `for: 5m`.
+        _scrape_for(world, (900 + 300) * TIME_SCALE + 5, failing)
+    finally:
+        world.admin.clear_faults()
+    ns = world.namespace
+    sink = (("name", "sink"), ("namespace", ns))
+    assert _alerts(failing) == {
+        "CCloudConnectorNotRunning": {sink},
+        "CCloudResourceNotReady": {(("kind", "ManagedConnector"), *sink)},
+        "CCloudReconcileFailing": {(("kind", "ManagedConnector"), *sink)},
+        "CCloudConfluentRateLimited": {()},
+    }
