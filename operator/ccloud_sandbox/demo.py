@@ -211,6 +211,7 @@ def run(state_dir: Path, *, exit_when_ready: bool, timeout: float, time_scale: f
         print(f"  export KUBECONFIG={kubeconfig}")
         print(f"  kubectl describe providerintegration s3-archive -n {DEMO_NAMESPACE}")
         print(f"  kubectl get events -n {DEMO_NAMESPACE}")
+        print(f"  kubectl ccloud status -n {DEMO_NAMESPACE}    (the plugin beside kubectl in the venv)")
         print(f"  curl -s http://127.0.0.1:{operator.metrics_port}/metrics | grep ccloud_operator")
         print(f"  the operator's log: {operator.log_path}")
         if not exit_when_ready:
