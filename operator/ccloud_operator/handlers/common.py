@@ -24,7 +24,7 @@ from ccloud_operator.reconcilers.outcome import Event, Outcome
 
 
 def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
-    """Write only what changed, post Events, and tell kopf whether to come back."""
+    """Write only what changed, publish the object's metrics, post Events, and tell kopf whether to come back."""
     status: Mapping[str, Any] = body.get("status") or {}
     for key, value in outcome.status.items():
         if status.get(key) != value:
