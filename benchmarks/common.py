@@ -81,6 +81,8 @@ class StackSettings:
     #: `python -m` this instead of ccloud_operator (benchmarks.traced_operator traces allocations).
     operator_module: str = "ccloud_operator"
     operator_env: dict[str, str] = field(default_factory=dict)
+    #: Seconds the operator gets to answer /healthz (tracing allocations makes its imports slow).
+    operator_start_timeout: float = 60.0
 
 
 def machine() -> dict[str, Any]:
@@ -631,7 +633,7 @@ class Bench:
                     **settings.operator_env,
                 },
                 module=settings.operator_module,
-            ).start()
+            ).start(wait_healthy=settings.operator_start_timeout)
             watcher = ObjectWatch(self.kubeconfig, name).start()
             admin = emulator.admin()
             yield Run(self, name, settings, emulator, info, admin, operator, watcher, run_dir, EmulatorTally(admin))

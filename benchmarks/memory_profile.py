@@ -106,6 +106,7 @@ def main() -> None:
         provisioning_seconds=1.0,
         integration_quota=max(100, integrations + 10),
         operator_module="benchmarks.traced_operator",
+        operator_start_timeout=300.0,
         operator_env={"CCLOUD_BENCH_SNAPSHOT": str(snapshot_path), "CCLOUD_BENCH_TRACE_FRAMES": str(args.frames)},
     )
     with Bench("memory-profile") as bench, bench.run(f"bench-memprofile-{resources}", settings) as run:

@@ -1,7 +1,7 @@
 """ccloud-operator: Confluent Cloud provider integrations and fully-managed connectors as Kubernetes resources.
 
 Layers point one way: ``handlers`` (kopf) -> ``reconcilers`` (no kopf) -> clients
-(``confluent`` over httpx, ``aws`` over boto3, ``kube`` over the kubernetes client)
+(``confluent`` over httpx, ``aws`` over boto3, ``kube`` over aiohttp)
 -> ``models``.
 """
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 from typing import Any
 
 import kopf
+from aiohttp import web
 
-from ccloud_operator import events, runtime
+from ccloud_operator import events, memory, runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
+from ccloud_operator.kube import KubeApi, own_namespace
+from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
 from ccloud_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -50,20 +56,29 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         await runtime.stop()
         logger.info("Operator stopped")
 
-    provider_integration.register(registry, config.validation_interval)
-    managed_connector.register(registry, config.resync_interval)
-    secrets.register(registry)
+    shard = config.shard()
+    provider_integration.register(registry, config.validation_interval, shard.when())
+    managed_connector.register(registry, config.resync_interval, shard.when())
+    secrets.register(registry, shard)
     return registry
 
 
 async def run_operator(settings: OperatorSettings) -> int:
-    """Run until SIGINT or SIGTERM (kopf handles both and lets running handlers finish)."""
+    """Run until SIGINT or SIGTERM (kopf handles both and lets running handlers finish); with leader
+    election, stand by until this process holds the Lease."""
     if settings.metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, addr=settings.bind_address)
+    if not settings.leader_election:
+        return await _run_kopf(settings)
+    return await _run_as_leader(settings)
+
+
+async def _run_kopf(settings: OperatorSettings) -> int:
     liveness = f"http://{settings.bind_address}:{settings.health_port}/healthz" if settings.health_port else None
     startup_errors: list[str] = []
+    trimming = asyncio.create_task(memory.trim_periodically(settings.memory_trim_interval))
     try:
         await kopf.operator(
             registry=build_registry(settings, startup_errors),
@@ -79,4 +94,73 @@ async def run_operator(settings: OperatorSettings) -> int:
         # and exit like the settings check does.
         logger.error("The operator cannot start: %s", "; ".join(startup_errors))
         return 2
+    finally:
+        trimming.cancel()
     return 0
+
+
+async def _run_as_leader(settings: OperatorSettings) -> int:
+    namespace = settings.leader_election_namespace or own_namespace()
+    api = KubeApi()
+    store = KubernetesLeaseStore(api, namespace, settings.lease_name())
+    elector = LeaderElector(
+        store,
+        default_identity(),
+        lease_seconds=settings.lease_duration,
+        renew_seconds=settings.lease_renew_interval,
+    )
+    logger.info(
+        "Leader election on Lease %s/%s as %s (shard %s)", namespace, store.name, elector.identity, settings.shard()
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    standby = await _standby_health(settings)
+    try:
+        acquiring = asyncio.create_task(elector.acquire())
+        stop_waiter = asyncio.create_task(stopping.wait())
+        await asyncio.wait({acquiring, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+        if not acquiring.done():
+            acquiring.cancel()
+            logger.info("Stopped while standing by")
+            return 0
+        acquiring.result()
+    finally:
+        if standby is not None:
+            await standby.cleanup()
+    # kopf installs its own SIGINT/SIGTERM handlers from here on and stops gracefully on them.
+    holding = asyncio.create_task(elector.hold())
+    operating = asyncio.create_task(_run_kopf(settings))
+    await asyncio.wait({holding, operating}, return_when=asyncio.FIRST_COMPLETED)
+    if holding.done():
+        # Another replica may be reconciling already: stop at once, in the middle of whatever runs,
+        # rather than let two processes write to the same objects. Every pass is safe to cut short
+        # (the operator is built to survive SIGKILL at any line); the pod restarts as a standby.
+        error = holding.exception()
+        logger.error("Lost the Lease, stopping at once: %s", error)
+        logging.shutdown()
+        os._exit(1)
+    holding.cancel()
+    code = operating.result()
+    await elector.release()
+    await api.aclose()
+    return code
+
+
+async def _standby_health(settings: OperatorSettings) -> web.AppRunner | None:
+    """A standby is alive and must not be restarted by its liveness probe: answer /healthz until kopf
+    serves it (on the same port) after the Lease is won."""
+    if not settings.health_port:
+        return None
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"standby": True})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.bind_address, settings.health_port, reuse_address=True).start()
+    return runner

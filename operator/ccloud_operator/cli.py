@@ -31,6 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument("--metrics-port", type=int, help="port of /metrics; 0 turns it off")
     run.add_argument("--health-port", type=int, help="port of /healthz; 0 turns it off")
+    run.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reconcile only while holding a Lease (for more than one replica)",
+    )
+    run.add_argument("--shard-index", type=int, help="this process's shard, 0 .. shard-count-1")
+    run.add_argument("--shard-count", type=int, help="how many shards split the namespaces")
     run.set_defaults(handler=run_command)
     return parser
 
@@ -51,6 +59,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"ccloud-operator: invalid settings:\n{error}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format, settings.log_level)
+    from ccloud_operator import memory
+
+    # Before any thread starts: an arena is created per thread that allocates while others hold theirs.
+    memory.limit_arenas(settings.malloc_arena_max)
     from ccloud_operator.app import run_operator  # kopf is imported only when it is needed
 
     return asyncio.run(run_operator(settings))

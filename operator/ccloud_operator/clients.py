@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ccloud_operator import metrics
@@ -74,6 +75,8 @@ class ClientPool:
         self._default: ConfluentClient | None = None
         self._confluent: dict[str, ConfluentClient] = {}
         self._iam: dict[str, IamClient] = {}
+        #: boto3 is synchronous; its calls get threads of their own (a few: IAM answers in tens of ms).
+        self._aws_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="aws")
         self._lock = asyncio.Lock()
 
     async def confluent(self, kube: KubeGateway, namespace: str, ref: CloudCredentialsRef | None) -> ConfluentClient:
@@ -174,6 +177,7 @@ class ClientPool:
                     region=region,
                     endpoint_url=self.aws_endpoint_url,
                     observer=metrics.observe_external_call,
+                    executor=self._aws_executor,
                 )
                 self._iam[key] = client
         return client
@@ -184,3 +188,4 @@ class ClientPool:
         self._confluent.clear()
         self._default = None
         self._iam.clear()
+        self._aws_executor.shutdown(wait=False, cancel_futures=True)

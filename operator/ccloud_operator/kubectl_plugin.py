@@ -7,21 +7,24 @@ executable on PATH as a plugin, so `kubectl ccloud status` works once the packag
     kubectl ccloud trust-policy NAME [-n NS]    the trust-policy statement to add to the role (Report mode)
     kubectl ccloud restart CONNECTOR [-n NS]    ask the operator to restart a connector once
 
-It reads and writes through the Kubernetes API only (the kubeconfig's current context, or --context), so
-it needs what `kubectl get` and `kubectl annotate` would: no Confluent or AWS credentials.
+It reads and writes through the Kubernetes API only, with the operator's own client (the kubeconfig's
+current context), so it needs what `kubectl get` and `kubectl annotate` would: no Confluent or AWS
+credentials.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+import kopf
 
 from ccloud_operator.constants import (
     GROUP,
@@ -31,12 +34,12 @@ from ccloud_operator.constants import (
     RESTART_ANNOTATION,
     VERSION,
 )
+from ccloud_operator.kube import KubeApi, KubeApiError
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl ccloud", description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", help="path of the kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context to use")
     parser.add_argument("-n", "--namespace", help="namespace (default: the context's, else default)")
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="each ProviderIntegration with its ManagedConnectors")
@@ -54,38 +57,46 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kubectl-ccloud` console script."""
     args = _build_parser().parse_args(argv)
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
     try:
-        config.load_kube_config(config_file=args.kubeconfig, context=args.context)  # type: ignore[no-untyped-call]
-        namespace = args.namespace or _context_namespace(args.kubeconfig, args.context)
-        api = client.CustomObjectsApi()
-        if args.command == "status":
-            print(status_text(api, None if args.all_namespaces else namespace), end="")
-        elif args.command == "trust-policy":
-            print(trust_policy_text(api, namespace, args.name, document=args.document))
-        else:
-            print(restart(api, namespace, args.name))
-    except (LookupError, config.ConfigException) as error:
+        print(asyncio.run(_run(args)), end="")
+    except LookupError as error:
         print(f"kubectl ccloud: {error}", file=sys.stderr)
         return 1
-    except ApiException as error:
+    except kopf.LoginError as error:
+        print(f"kubectl ccloud: cannot reach the Kubernetes API: {error}", file=sys.stderr)
+        return 1
+    except KubeApiError as error:
         print(f"kubectl ccloud: the API server answered {error.status}: {error.reason}", file=sys.stderr)
         return 1
     return 0
 
 
-def _context_namespace(kubeconfig: str | None, context: str | None) -> str:
-    contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    if context:
-        active = next((c for c in contexts if c["name"] == context), active)
-    return str((active or {}).get("context", {}).get("namespace") or "default")
+async def _run(args: argparse.Namespace) -> str:
+    info = kopf.login_with_kubeconfig(settings=kopf.OperatorSettings())
+    if info is None:
+        raise kopf.LoginError("no kubeconfig found ($KUBECONFIG, ~/.kube/config, or --kubeconfig)")
+    namespace = args.namespace or info.default_namespace or "default"
+    api = KubeApi()
+    try:
+        if args.command == "status":
+            return await status_text(api, None if args.all_namespaces else namespace)
+        if args.command == "trust-policy":
+            return await trust_policy_text(api, namespace, args.name, document=args.document) + "\n"
+        return await restart(api, namespace, args.name) + "\n"
+    finally:
+        await api.aclose()
 
 
-def _list(api: client.CustomObjectsApi, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-    if namespace is None:
-        found: Any = api.list_cluster_custom_object(GROUP, VERSION, plural)
-    else:
-        found = api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-    items: list[dict[str, Any]] = found["items"]
+def _path(plural: str, namespace: str | None, name: str | None = None) -> str:
+    path = f"/apis/{GROUP}/{VERSION}" + (f"/namespaces/{quote(namespace)}" if namespace is not None else "")
+    return f"{path}/{plural}" + (f"/{quote(name)}" if name is not None else "")
+
+
+async def _list(api: KubeApi, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+    found = await api.request("GET", _path(plural, namespace))
+    items: list[dict[str, Any]] = found.get("items") or []
     return sorted(items, key=lambda item: (item["metadata"]["namespace"], item["metadata"]["name"]))
 
 
@@ -114,10 +125,10 @@ def _readiness(obj: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def status_text(api: client.CustomObjectsApi, namespace: str | None) -> str:
+async def status_text(api: KubeApi, namespace: str | None) -> str:
     """Each ProviderIntegration, its connectors beneath it, then the connectors that use none."""
-    integrations = _list(api, PROVIDER_INTEGRATIONS, namespace)
-    connectors = _list(api, MANAGED_CONNECTORS, namespace)
+    integrations = await _list(api, PROVIDER_INTEGRATIONS, namespace)
+    connectors = await _list(api, MANAGED_CONNECTORS, namespace)
     users: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for connector in connectors:
         ref = ((connector.get("spec") or {}).get("providerIntegrationRef") or {}).get("name")
@@ -158,9 +169,9 @@ def _connector_line(connector: dict[str, Any]) -> str:
     return f"  └─ ManagedConnector {meta['name']}  {connector_id}  {state}{tasks}  {_readiness(connector)}"
 
 
-def trust_policy_text(api: client.CustomObjectsApi, namespace: str, name: str, *, document: bool = False) -> str:
+async def trust_policy_text(api: KubeApi, namespace: str, name: str, *, document: bool = False) -> str:
     """The statement the role's trust policy needs, as the operator published it."""
-    integration = _get(api, PROVIDER_INTEGRATIONS, namespace, name)
+    integration = await _get(api, PROVIDER_INTEGRATIONS, namespace, name)
     published = (integration.get("status") or {}).get("requiredTrustPolicy")
     if not published:
         raise LookupError(
@@ -173,9 +184,9 @@ def trust_policy_text(api: client.CustomObjectsApi, namespace: str, name: str, *
     return json.dumps(statement, indent=2)
 
 
-def restart(api: client.CustomObjectsApi, namespace: str, name: str) -> str:
+async def restart(api: KubeApi, namespace: str, name: str) -> str:
     """Ask the operator to restart the connector once: a new value of the restart annotation."""
-    connector = _get(api, MANAGED_CONNECTORS, namespace, name)
+    connector = await _get(api, MANAGED_CONNECTORS, namespace, name)
     if str((connector["metadata"].get("annotations") or {}).get(PAUSED_ANNOTATION, "")).lower() == "true":
         raise LookupError(
             f"ManagedConnector {namespace}/{name} is paused ({PAUSED_ANNOTATION}): the operator would not see the "
@@ -183,13 +194,9 @@ def restart(api: client.CustomObjectsApi, namespace: str, name: str) -> str:
         )
     # Microseconds: two restarts asked within one second are two requests.
     requested = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    api.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        MANAGED_CONNECTORS,
-        name,
-        {"metadata": {"annotations": {RESTART_ANNOTATION: requested}}},
+    patch = {"metadata": {"annotations": {RESTART_ANNOTATION: requested}}}
+    await api.request(
+        "PATCH", _path(MANAGED_CONNECTORS, namespace, name), body=patch, content_type="application/merge-patch+json"
     )
     return (
         f"managedconnector.{GROUP}/{name} restart requested ({RESTART_ANNOTATION}={requested}); "
@@ -197,12 +204,10 @@ def restart(api: client.CustomObjectsApi, namespace: str, name: str) -> str:
     )
 
 
-def _get(api: client.CustomObjectsApi, plural: str, namespace: str, name: str) -> dict[str, Any]:
+async def _get(api: KubeApi, plural: str, namespace: str, name: str) -> dict[str, Any]:
     try:
-        found: dict[str, Any] = api.get_namespaced_custom_object(  # type: ignore[assignment]
-            GROUP, VERSION, namespace, plural, name
-        )
-    except ApiException as error:
+        found: dict[str, Any] = await api.request("GET", _path(plural, namespace, name))
+    except KubeApiError as error:
         if error.status == 404:
             kind = "ProviderIntegration" if plural == PROVIDER_INTEGRATIONS else "ManagedConnector"
             raise LookupError(f"{kind} {namespace}/{name} not found") from error

@@ -30,6 +30,7 @@ VALIDATIONS = Counter(
     ["check", "result"],
 )
 RETRIES = Counter("ccloud_operator_retries_total", "Client-side retries by error class.", ["error"])
+LEADER = Gauge("ccloud_operator_leader", "1 while this process holds its Lease and reconciles; 0 on standby.")
 RESOURCES_READY = Gauge("ccloud_operator_resources", "Resources by kind and Ready condition status.", ["kind", "ready"])
 
 

@@ -118,4 +118,6 @@ async def stop() -> None:
     global _current
     if _current is not None:
         await _current.clients.aclose()
+        if isinstance(_current.kube, KubernetesGateway):
+            await _current.kube.aclose()
         _current = None

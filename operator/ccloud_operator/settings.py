@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ccloud_operator.guardrails import Guardrails
+from ccloud_operator.sharding import Shard
 
 
 class OperatorSettings(BaseSettings):
@@ -45,6 +46,29 @@ class OperatorSettings(BaseSettings):
         8081, ge=0, le=65535, description="Port of the liveness endpoint /healthz; 0 turns it off."
     )
     bind_address: str = Field("0.0.0.0", description="Address the metrics and health endpoints listen on.")
+
+    # Memory (docs/performance.md#memory).
+    malloc_arena_max: int = Field(
+        2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."
+    )
+    memory_trim_interval: float = Field(
+        30.0, ge=0, description="Seconds between returns of free heap to the kernel (malloc_trim); 0 turns it off."
+    )
+
+    # More than one process (docs/operations.md#replicas-and-shards).
+    leader_election: bool = Field(
+        False, description="Reconcile only while holding a coordination.k8s.io Lease (for more than one replica)."
+    )
+    leader_election_namespace: str | None = Field(
+        None, description="Namespace of the Lease; unset: the pod's own namespace (or 'default' outside a pod)."
+    )
+    leader_election_lease: str = Field(
+        "ccloud-operator", description="Name of the Lease; a shard appends -shard-<index>."
+    )
+    lease_duration: float = Field(15.0, gt=0, description="Seconds a Lease stays good without renewal.")
+    lease_renew_interval: float = Field(5.0, gt=0, description="Seconds between renewals of a held Lease.")
+    shard_index: int = Field(0, ge=0, description="This process's shard, 0 .. shard_count-1.")
+    shard_count: int = Field(1, ge=1, le=1024, description="How many shards split the namespaces (hash of the name).")
 
     # Guardrails a platform owner sets for every tenant (docs/security.md).
     role_permissions_boundary: str | None = Field(
@@ -103,6 +127,23 @@ class OperatorSettings(BaseSettings):
         if (self.cloud_api_key is None) != (self.cloud_api_secret is None):
             raise ValueError("set both cloud_api_key and cloud_api_secret, or neither")
         return self
+
+    @model_validator(mode="after")
+    def _shard_and_lease(self) -> OperatorSettings:
+        if self.shard_index >= self.shard_count:
+            raise ValueError(f"shard_index {self.shard_index} must be below shard_count {self.shard_count}")
+        if self.lease_renew_interval >= self.lease_duration:
+            raise ValueError("lease_renew_interval must be shorter than lease_duration")
+        return self
+
+    def shard(self) -> Shard:
+        return Shard(self.shard_index, self.shard_count)
+
+    def lease_name(self) -> str:
+        """One Lease per shard: the replicas of a shard compete for it, shards do not."""
+        if self.shard_count == 1:
+            return self.leader_election_lease
+        return f"{self.leader_election_lease}-shard-{self.shard_index}"
 
     def guardrails(self) -> Guardrails:
         """The tenant rules these settings describe."""

@@ -77,28 +77,32 @@ class World:
 
     # -- the operator --------------------------------------------------------------------------
 
+    def operator_env(self, **env: str) -> dict[str, str]:
+        """The settings an operator process of this world runs with (its keys join the no-leak set)."""
+        self.secrets.add(self.info.api_secret)
+        return {
+            **AWS_KEYS,
+            "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
+            "CCLOUD_OPERATOR_CLOUD_API_KEY": self.info.api_key,
+            "CCLOUD_OPERATOR_CLOUD_API_SECRET": self.info.api_secret,
+            "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
+            "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
+            "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
+            # Fail fast in tests; the production defaults are 30 s each.
+            "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
+            "CCLOUD_OPERATOR_CREATE_PENDING_GRACE": "5",
+            **env,
+        }
+
     def start_operator(
         self, *, kubeconfig: Path | None = None, args: list[str] | None = None, **env: str
     ) -> OperatorProcess:
         """Run the operator against this world: the test namespace only, as admin, unless told otherwise."""
-        self.secrets.add(self.info.api_secret)
         self.operator = OperatorProcess(
             kubeconfig=kubeconfig or self.kubeconfig,
             log_path=self.log_dir / "operator.log",
             args=args if args is not None else ["--namespace", self.namespace],
-            env={
-                **AWS_KEYS,
-                "CCLOUD_OPERATOR_CONFLUENT_URL": self.info.url,
-                "CCLOUD_OPERATOR_CLOUD_API_KEY": self.info.api_key,
-                "CCLOUD_OPERATOR_CLOUD_API_SECRET": self.info.api_secret,
-                "CCLOUD_OPERATOR_AWS_ENDPOINT_URL": self.moto.endpoint,
-                "CCLOUD_OPERATOR_RESYNC_INTERVAL": str(RESYNC_SECONDS),
-                "CCLOUD_OPERATOR_VALIDATION_INTERVAL": str(VALIDATION_SECONDS),
-                # Fail fast in tests; the production defaults are 30 s each.
-                "CCLOUD_OPERATOR_CONFLUENT_TIMEOUT": "5",
-                "CCLOUD_OPERATOR_CREATE_PENDING_GRACE": "5",
-                **env,
-            },
+            env=self.operator_env(**env),
         ).start()
         return self.operator
 
@@ -233,7 +237,8 @@ class World:
     def leaked_secrets(self) -> list[str]:
         """Where any known secret value shows up: operator log, metrics, Events, or a status."""
         places: list[str] = []
-        texts = {"operator log": self.operator.log() if self.operator else ""}
+        # Every operator process of the world logs to an operator*.log beside the first one's.
+        texts = {f"log {path.name}": path.read_text(errors="replace") for path in self.log_dir.glob("operator*.log")}
         # The metrics' label values (object names, reasons, states, endpoints) and everything an Event says.
         texts["metrics"] = self.operator.metrics() if self.operator and self.operator.running() else ""
         texts["events"] = "\n".join(

@@ -40,3 +40,13 @@ def test_quota_exceeded_as_400_is_still_quota() -> None:
 def test_rate_limit_keeps_retry_after() -> None:
     error = errors.error_for_response(429, "{}", request_id=None, retry_after=7.0)
     assert isinstance(error, errors.RateLimited) and error.retryable and error.retry_after == 7.0
+
+
+def test_kubernetes_errors_are_classified_not_raised() -> None:
+    from ccloud_operator.kube import KubeApiError
+    from ccloud_operator.reconcilers.outcome import classify
+
+    unreachable = classify(KubeApiError(0, "GET /api: TimeoutError"), create_roles_hint="")
+    assert (unreachable.reason, unreachable.retry_after, unreachable.warning) == ("KubernetesUnavailable", 10, False)
+    forbidden = classify(KubeApiError(403, "secrets is forbidden"), create_roles_hint="")
+    assert forbidden.reason == "KubernetesForbidden" and "secrets is forbidden" in forbidden.message

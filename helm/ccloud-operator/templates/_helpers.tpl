@@ -53,3 +53,21 @@ app.kubernetes.io/part-of: ccloud-operator
 {{- define "ccloud-operator.metricsEnabled" -}}
 {{- if gt (int .Values.metrics.port) 0 }}true{{ end }}
 {{- end }}
+
+{{/* The Deployment (and PodDisruptionBudget) of shard N: "<fullname>" with one shard, "<fullname>-shard-N" with more. */}}
+{{- define "ccloud-operator.shardName" -}}
+{{- $root := index . 0 }}{{- $shard := index . 1 }}
+{{- if gt (int $root.Values.shards.count) 1 }}
+{{- printf "%s-shard-%d" (include "ccloud-operator.fullname" $root) $shard | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- include "ccloud-operator.fullname" $root }}
+{{- end }}
+{{- end }}
+
+{{/* The label that tells shards' pods apart; none with one shard, so its selector stays as it was. */}}
+{{- define "ccloud-operator.shardLabels" -}}
+{{- $root := index . 0 }}{{- $shard := index . 1 }}
+{{- if gt (int $root.Values.shards.count) 1 }}
+ccloud.operator.dev/shard: {{ $shard | quote }}
+{{- end }}
+{{- end }}

@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import boto3
@@ -86,7 +88,11 @@ class IamClient:
         region: str = "us-east-1",
         endpoint_url: str | None = None,
         observer: CallObserver | None = None,
+        executor: Executor | None = None,
     ) -> None:
+        """``executor`` runs the blocking boto3 calls: a pool of AWS's own, so IAM calls never queue
+        behind the Kubernetes client's calls in the default pool (as they did at 1000 objects)."""
+        self._executor = executor
         session = (
             boto3.Session(
                 aws_access_key_id=credentials.access_key_id,
@@ -107,7 +113,7 @@ class IamClient:
         method = getattr(client, operation)
         started = time.monotonic()
         try:
-            result = await asyncio.to_thread(method, **kwargs)
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, partial(method, **kwargs))
         except botocore.exceptions.NoCredentialsError as exc:
             self._observe(service, operation, "error", started)
             raise AwsCredentialsMissing("no AWS credentials found for the operator's IAM calls") from exc

@@ -29,6 +29,7 @@ from ccloud_operator.confluent.models import (
     Integration,
     ValidationResult,
 )
+from ccloud_operator.confluent.ratelimit import AdaptiveLimiter, Priority
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +90,13 @@ class ConfluentClient:
         observer: CallObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         refresh: Callable[[], Awaitable[CloudCredentials | None]] | None = None,
+        limiter: AdaptiveLimiter | None = None,
     ) -> None:
         """``refresh``, when given, is asked for the current key after a 401: a rotated key is picked up
         and the refused call sent once more."""
         self._retry = retry or RetryPolicy()
+        #: One per key: Confluent limits per key and per organisation.
+        self.limiter = limiter or AdaptiveLimiter()
         self._observer = observer
         self._credentials = credentials
         self._refresh = refresh
@@ -133,8 +137,11 @@ class ConfluentClient:
         service = endpoint.split("/", 2)[1] if endpoint.startswith("/") else endpoint
         attempt = 0
         refreshed = False
+        # A GET of one object (a path below a collection) finishes work already started; lists start it.
+        priority = Priority.READ if method == "GET" and endpoint.count("/") > 3 else Priority.WRITE
         while True:
             sent_with = self._credentials
+            await self.limiter.acquire(priority)
             started = time.monotonic()
             try:
                 response = await self._http.request(method, path, params=params, json=json_body)
@@ -148,6 +155,10 @@ class ConfluentClient:
                     continue
                 raise error from exc
             self._observe(service, endpoint, str(response.status_code), time.monotonic() - started)
+            if response.status_code == 429:
+                self.limiter.throttled_by_server(_retry_after(response))
+            else:
+                self.limiter.succeeded()
             if response.status_code < 400:
                 return response
             error = error_for_response(

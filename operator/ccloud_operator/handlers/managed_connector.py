@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -97,13 +98,13 @@ async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
     )
 
 
-def register(registry: kopf.OperatorRegistry, resync_interval: float) -> None:
-    """Attach the handlers to a kopf registry."""
+def register(registry: kopf.OperatorRegistry, resync_interval: float, when: Callable[..., bool] | None = None) -> None:
+    """Attach the handlers to a kopf registry; ``when`` keeps them to this shard's objects."""
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}")(reconcile)
-    kopf.timer(*resource, registry=registry, id="resync", interval=resync_interval, initial_delay=resync_interval)(
-        resync
-    )
-    kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
-    kopf.on.event(*resource, registry=registry, id="record-claim")(record_claim)
+        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
+    kopf.timer(
+        *resource, registry=registry, id="resync", interval=resync_interval, initial_delay=resync_interval, when=when
+    )(resync)
+    kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
+    kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(record_claim)

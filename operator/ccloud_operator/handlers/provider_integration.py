@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -99,17 +100,20 @@ async def wake_connectors(body: kopf.Body, type: str | None, **_: Any) -> None:
             )
 
 
-def register(registry: kopf.OperatorRegistry, validation_interval: float) -> None:
-    """Attach the handlers to a kopf registry."""
+def register(
+    registry: kopf.OperatorRegistry, validation_interval: float, when: Callable[..., bool] | None = None
+) -> None:
+    """Attach the handlers to a kopf registry; ``when`` keeps them to this shard's objects."""
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}")(reconcile)
+        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
     kopf.timer(
         *resource,
         registry=registry,
         id="validate",
         interval=validation_interval,
         initial_delay=validation_interval,
+        when=when,
     )(reconcile)
-    kopf.on.delete(*resource, registry=registry, id="finalize")(finalize)
-    kopf.on.event(*resource, registry=registry, id="wake-connectors")(wake_connectors)
+    kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
+    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(wake_connectors)

@@ -19,6 +19,7 @@ from ccloud_operator.constants import (
 )
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
+from ccloud_operator.sharding import Shard
 
 SecretIndex = kopf.Index[tuple[str, str], str]
 
@@ -55,12 +56,19 @@ async def secret_changed(
             await rt.kube.annotate(plural, namespace, reader, {DEPENDENCY_REVISION_ANNOTATION: revision})
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
-    """Attach the indexes and the Secret watch to a kopf registry."""
-    kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="connector_secrets")(
+def register(registry: kopf.OperatorRegistry, shard: Shard | None = None) -> None:
+    """Attach the indexes and the Secret watch to a kopf registry, kept to this shard's namespaces
+    (the operator-wide key's Secret excepted: every shard uses that key)."""
+    shard = shard or Shard()
+    when = shard.when()
+    kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="connector_secrets", when=when)(
         _indexer(ManagedConnectorSpec)
     )
-    kopf.index(GROUP, VERSION, PROVIDER_INTEGRATIONS, registry=registry, id="integration_secrets")(
+    kopf.index(GROUP, VERSION, PROVIDER_INTEGRATIONS, registry=registry, id="integration_secrets", when=when)(
         _indexer(ProviderIntegrationSpec)
     )
-    kopf.on.event("", "v1", "secrets", registry=registry, id="secret-changed")(secret_changed)  # type: ignore[arg-type]
+
+    def relevant(name: str, namespace: str | None, **_: Any) -> bool:
+        return shard.owns(namespace) or runtime.current().clients.is_default_secret(namespace or "", name)
+
+    kopf.on.event("", "v1", "secrets", registry=registry, id="secret-changed", when=relevant)(secret_changed)  # type: ignore[arg-type]

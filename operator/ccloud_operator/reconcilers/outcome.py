@@ -14,6 +14,7 @@ from ccloud_operator.confluent.errors import (
     QuotaExceeded,
     Unauthorized,
 )
+from ccloud_operator.kube import KubeApiError
 
 
 @dataclass(frozen=True)
@@ -108,4 +109,8 @@ def classify(error: Exception, *, create_roles_hint: str) -> Failure:
         return Failure("AwsAccessDenied", f"the operator's AWS identity was denied: {error}", 60)
     if isinstance(error, AwsError):
         return Failure("AwsError", str(error), 15 if error.retryable else 60, warning=not error.retryable)
+    if isinstance(error, KubeApiError):
+        if error.status == 403:
+            return Failure("KubernetesForbidden", f"the operator's ServiceAccount may not do this: {error}", 60)
+        return Failure("KubernetesUnavailable", f"a Kubernetes API call failed, will retry: {error}", 10, warning=False)
     raise error
