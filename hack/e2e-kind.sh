@@ -99,7 +99,7 @@ helm upgrade --install ccloud-operator helm/ccloud-operator --namespace "$NAMESP
   --set image.repository=ccloud-operator --set image.tag=e2e --set image.pullPolicy=Never \
   --set-json "watchNamespaces=[\"$NAMESPACE\"]" \
   --set cloudCredentials.existingSecret=confluent-cloud-api-key \
-  --set aws.credentialsSecret=aws-dev-keys --set aws.region=us-east-1 --set aws.endpointUrl="$moto" \
+  --set aws.credentialsSecret=aws-dev-keys --set aws.endpointUrl="$moto" \
   --set operator.confluentUrl="http://$HOST_ADDRESS:$emulator_port" --set operator.resyncInterval=5
 
 echo "--- the S3 sink example, reconciled by the in-cluster operator"

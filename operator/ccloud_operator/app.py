@@ -11,7 +11,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from ccloud_operator import memory, runtime
+from ccloud_operator import events, memory, runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, secrets
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
@@ -34,9 +34,7 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
-        # Events carry only the operator's own wording; kopf's per-handler chatter (including
-        # "failed temporarily" for every poll while Confluent provisions) stays in the log.
-        settings.posting.level = logging.CRITICAL
+        events.configure_posting(settings)
         settings.networking.request_timeout = 60
         settings.watching.server_timeout = 300
         settings.batching.error_delays = [1, 2, 5, 10, 30, 60]

@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import logging
 import sys
-from typing import Any
 
 import pydantic
 
-from ccloud_operator import __version__
+from ccloud_operator import __version__, logs
 from ccloud_operator.settings import OperatorSettings
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line, for log pipelines."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for attr in ("k8s_obj",):
-            if hasattr(record, attr):
-                line["object"] = str(getattr(record, attr))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,30 +52,13 @@ def _settings(args: argparse.Namespace) -> OperatorSettings:
     return OperatorSettings(**overrides)
 
 
-def _configure_logging(settings: OperatorSettings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    # httpx logs every request URL at INFO; the URLs carry no secrets but the volume is noise.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # At DEBUG, botocore prints request headers, whose SigV4 Authorization names the access key id
-    # of an AWS credentials Secret, and httpcore prints raw headers too: never below INFO.
-    for chatty in ("botocore", "boto3", "urllib3", "s3transfer", "httpcore"):
-        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
-
-
 def run_command(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
     except pydantic.ValidationError as error:
         print(f"ccloud-operator: invalid settings:\n{error}", file=sys.stderr)
         return 2
-    _configure_logging(settings)
+    logs.configure(settings.log_format, settings.log_level)
     from ccloud_operator import memory
 
     # Before any thread starts: an arena is created per thread that allocates while others hold theirs.

@@ -9,6 +9,9 @@ MANAGED_CONNECTORS = "managedconnectors"
 PROVIDER_INTEGRATION_KIND = "ProviderIntegration"
 MANAGED_CONNECTOR_KIND = "ManagedConnector"
 
+#: The name Events are posted under (`kubectl get events` column SOURCE, reportingComponent).
+EVENT_COMPONENT = "ccloud-operator"
+
 #: The finalizer that keeps a resource until its external objects are gone.
 FINALIZER = f"{GROUP}/finalizer"
 #: kopf's own bookkeeping annotations get this prefix instead of kopf.zalando.org. It must differ

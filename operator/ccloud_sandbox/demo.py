@@ -201,11 +201,17 @@ def run(state_dir: Path, *, exit_when_ready: bool, timeout: float, time_scale: f
         _say("applied examples/: waiting until every resource is Ready")
         wait_all_ready(kubeconfig, timeout)
         ready_after = time.monotonic() - applied_at
-        print(_kubectl_run(kubeconfig, "get", "providerintegrations,managedconnectors", "-n", DEMO_NAMESPACE))
+        # -o wide: the Message and Updated columns (priority 1) as well as Reason, Synced and the connector id.
+        print(
+            _kubectl_run(
+                kubeconfig, "get", "providerintegrations,managedconnectors", "-n", DEMO_NAMESPACE, "-o", "wide"
+            )
+        )
         _say(f"all Ready {ready_after:.1f}s after apply ({time.monotonic() - started:.1f}s after start). Look next at:")
         print(f"  export KUBECONFIG={kubeconfig}")
         print(f"  kubectl describe providerintegration s3-archive -n {DEMO_NAMESPACE}")
         print(f"  kubectl get events -n {DEMO_NAMESPACE}")
+        print(f"  kubectl ccloud status -n {DEMO_NAMESPACE}    (the plugin beside kubectl in the venv)")
         print(f"  curl -s http://127.0.0.1:{operator.metrics_port}/metrics | grep ccloud_operator")
         print(f"  the operator's log: {operator.log_path}")
         if not exit_when_ready:

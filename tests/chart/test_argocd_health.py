@@ -151,10 +151,22 @@ def test_argocd_cm_snippet_and_docs_carry_the_lua_files_verbatim() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     data = yaml.safe_load((ARGOCD / "argocd-cm.yaml").read_text())["data"]
-    assert data == {
+    health_keys = {key: value for key, value in data.items() if ".health." in key}
+    assert health_keys == {
         "resource.customizations.health.ccloud.operator.dev_ProviderIntegration": PROVIDER_INTEGRATION.read_text(),
         "resource.customizations.health.ccloud.operator.dev_ManagedConnector": MANAGED_CONNECTOR.read_text(),
     }
+    for kind, actions in (
+        ("ProviderIntegration", ["pause-reconciliation", "resume-reconciliation"]),
+        ("ManagedConnector", ["restart", "pause-reconciliation", "resume-reconciliation"]),
+    ):
+        parsed = yaml.safe_load(data[f"resource.customizations.actions.ccloud.operator.dev_{kind}"])
+        discovery = ARGOCD / f"actions-{kind.lower()}-discovery.lua"
+        assert parsed["discovery.lua"] == discovery.read_text()
+        assert parsed["definitions"] == [
+            {"name": action, "action.lua": (ARGOCD / f"action-{action}.lua").read_text()} for action in actions
+        ]
+    assert len(data) == 4
 
 
 def test_example_applications_put_the_operator_in_an_earlier_sync_wave_than_the_resources() -> None:

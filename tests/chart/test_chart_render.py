@@ -110,6 +110,28 @@ def test_chart_version_and_app_version_are_the_package_version() -> None:
     assert chart["version"] == package_version
 
 
+def test_helm_show_readme_prints_the_chart_readme_which_names_every_top_level_value() -> None:
+    readme = helm("show", "readme", str(CHART)).stdout
+    assert readme.strip() == (CHART / "README.md").read_text().strip()
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert [key for key in defaults if f"`{key}`" not in readme] == []
+
+
+def test_chart_yaml_names_its_sources_and_lists_exactly_the_crds_it_installs() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["sources"] and all(url.startswith("https://") for url in chart["sources"])
+    listed = {
+        (crd["kind"], crd["version"], crd["name"])
+        for crd in yaml.safe_load(chart["annotations"]["artifacthub.io/crds"])
+    }
+    shipped = {
+        (crd["spec"]["names"]["kind"], version["name"], crd["metadata"]["name"])
+        for crd in repository_crds().values()
+        for version in crd["spec"]["versions"]
+    }
+    assert listed == shipped
+
+
 def test_every_value_in_values_yaml_carries_a_comment() -> None:
     # A value is a key the schema defines and does not break down further (groups such as `image:` only
     # hold values); pass-through Kubernetes objects such as `resources` count as one value.
@@ -169,6 +191,11 @@ def test_helm_lint_passes(values_files: list[str]) -> None:
         ({"cloudCredentials": {"existingSecret": "a", "secretReference": "ns/b"}}, "/cloudCredentials"),
         ({"replicaCount": 0}, "/replicaCount"),
         ({"shards": {"count": 0}}, "/shards/count"),
+        # The operator's IAM and STS calls use each ProviderIntegration's spec.aws.region: a chart-wide
+        # region would have no effect, so the chart does not take one.
+        ({"aws": {"region": "eu-west-1"}}, "/aws"),
+        ({"extraVolumeMounts": [{"name": "ca"}]}, "/extraVolumeMounts/0"),
+        ({"networkPolicy": {"enabled": True, "apiServerPorts": []}}, "/networkPolicy/apiServerPorts"),
     ],
     ids=lambda case: next(iter(case)) if isinstance(case, dict) else None,
 )
@@ -240,14 +267,13 @@ def test_secret_reference_is_passed_for_the_operator_to_read() -> None:
 def test_development_aws_credentials_come_from_a_secret_and_irsa_from_service_account_annotations() -> None:
     rendered = render(
         {
-            "aws": {"credentialsSecret": "aws-dev-keys", "region": "eu-west-1", "endpointUrl": "http://moto:5000"},
+            "aws": {"credentialsSecret": "aws-dev-keys", "endpointUrl": "http://moto:5000"},
             "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/op"}},
         }
     )
     container = one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["envFrom"] == [{"secretRef": {"name": "aws-dev-keys"}}]
     env = container_env(rendered)
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["CCLOUD_OPERATOR_AWS_ENDPOINT_URL"] == "http://moto:5000"
     service_account = one(rendered, "ServiceAccount")
     assert service_account["metadata"]["annotations"] == {
@@ -402,3 +428,167 @@ def test_namespaced_mode_may_read_exactly_the_named_credentials_secret_outside_i
     assert [role["rules"] for role in credentials] == [
         [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["confluent-cloud-api-key"], "verbs": ["get"]}]
     ]
+
+
+# -- options users ask for ----------------------------------------------------------------------------------------
+
+
+def test_metrics_and_health_on_one_port_are_refused_with_a_clear_message() -> None:
+    with values_file({"metrics": {"port": 9000}, "health": {"port": 9000}}) as flags:
+        result = helm("template", "x", str(CHART), "--kube-version", KUBE_VERSION, *flags, check=False)
+    assert result.returncode != 0
+    assert "metrics.port and health.port must differ (both are 9000)" in result.stderr
+    # Metrics off (port 0) leaves nothing to collide with.
+    with values_file({"metrics": {"port": 0}, "health": {"port": 8081}}) as flags:
+        helm("template", "x", str(CHART), "--kube-version", KUBE_VERSION, *flags)
+
+
+def test_a_custom_ca_is_mounted_from_extra_volumes_with_extra_env_and_args() -> None:
+    rendered = render(
+        {
+            "extraVolumes": [{"name": "proxy-ca", "configMap": {"name": "corporate-ca"}}],
+            "extraVolumeMounts": [{"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": True}],
+            "extraEnv": [{"name": "SSL_CERT_FILE", "value": "/etc/proxy-ca/ca.crt"}],
+            "extraArgs": ["--log-level", "DEBUG"],
+        }
+    )
+    pod = one(rendered, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {"name": "proxy-ca", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # the chart's own stays
+    assert {"name": "proxy-ca", "mountPath": "/etc/proxy-ca", "readOnly": True} in container["volumeMounts"]
+    assert container_env(rendered)["SSL_CERT_FILE"] == "/etc/proxy-ca/ca.crt"
+    assert container["command"] == ["ccloud-operator", "run"] and container["args"] == ["--log-level", "DEBUG"]
+    assert "args" not in one(render(), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_common_labels_go_on_every_object_and_pod_labels_on_the_pod_only() -> None:
+    rendered = render(
+        {"commonLabels": {"team": "data-platform"}, "podLabels": {"sidecar.istio.io/inject": "false"}},
+    )
+    assert rendered and all(obj["metadata"]["labels"]["team"] == "data-platform" for obj in rendered)
+    deployment = one(rendered, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["team"] == "data-platform" and pod_labels["sidecar.istio.io/inject"] == "false"
+    assert "sidecar.istio.io/inject" not in deployment["metadata"]["labels"]
+    # Selectors never change with labels (a Deployment's selector is immutable).
+    assert "team" not in deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_network_policy_is_opt_in_and_opens_only_dns_https_the_api_server_and_the_two_endpoints() -> None:
+    assert objects_of(render(), "NetworkPolicy") == []
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    policy = one(render({"networkPolicy": {"enabled": True, "metricsFrom": [monitoring]}}), "NetworkPolicy")
+    spec = policy["spec"]
+    deployment = one(render(), "Deployment")
+    assert spec["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    health, metrics = spec["ingress"]
+    assert health == {"ports": [{"port": "health", "protocol": "TCP"}]}  # the kubelet's probes
+    assert metrics == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [monitoring]}
+    dns, https = spec["egress"]
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert [p["port"] for p in https["ports"]] == [443, 6443] and "to" not in https
+    # Narrowed to a proxy: HTTPS and the API server only there, plus the proxy's own port.
+    proxy = {"ipBlock": {"cidr": "10.0.0.10/32"}}
+    narrowed = one(
+        render(
+            {
+                "networkPolicy": {
+                    "enabled": True,
+                    "egressTo": [proxy],
+                    "extraEgress": [{"to": [proxy], "ports": [{"port": 3128, "protocol": "TCP"}]}],
+                },
+                "metrics": {"port": 0},
+            }
+        ),
+        "NetworkPolicy",
+    )["spec"]
+    assert narrowed["ingress"] == [{"ports": [{"port": "health", "protocol": "TCP"}]}]  # no metrics port
+    assert narrowed["egress"][1]["to"] == [proxy]
+    assert narrowed["egress"][2] == {"to": [proxy], "ports": [{"port": 3128, "protocol": "TCP"}]}
+
+
+# -- alerts and dashboard -----------------------------------------------------------------------------------------
+
+RULES_FILE = CHART / "files" / "prometheus-rules.yaml"
+DASHBOARD_FILE = CHART / "files" / "grafana-dashboard.json"
+
+
+def operator_series() -> set[str]:
+    """Every series name the operator can expose: its families with their sample suffixes."""
+    from prometheus_client import REGISTRY
+
+    from ccloud_operator import metrics
+
+    assert metrics.RESOURCE_READY is not None  # registered on import
+    families = [family for family in REGISTRY.collect() if family.name.startswith("ccloud_operator_")]
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_count", "_sum"),
+        "gauge": ("",),
+    }
+    return {f"{family.name}{suffix}" for family in families for suffix in suffixes[family.type]}
+
+
+def test_alerts_and_dashboard_are_opt_in_and_rendered_from_their_files() -> None:
+    assert objects_of(render(), "PrometheusRule") == []
+    assert [c for c in objects_of(render(), "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")] == []
+    rendered = render(
+        {
+            "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+            "grafanaDashboard": {
+                "enabled": True,
+                "namespace": "monitoring",
+                "annotations": {"grafana_folder": "Kafka"},
+            },
+        }
+    )
+    rule = one(rendered, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"] == yaml.safe_load(RULES_FILE.read_text())  # verbatim, {{ $labels }} included
+    assert "{{ $labels.namespace }}" in rule["spec"]["groups"][0]["rules"][0]["annotations"]["summary"]
+    (dashboard,) = [c for c in objects_of(rendered, "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["annotations"] == {"grafana_folder": "Kafka"}
+    assert json.loads(dashboard["data"]["ccloud-operator.json"]) == json.loads(DASHBOARD_FILE.read_text())
+
+
+def test_every_alert_parses_reads_only_series_the_operator_exposes_and_says_which_object() -> None:
+    from promql_support import metric_names, parse_duration, rules_of
+
+    rules = rules_of(yaml.safe_load(RULES_FILE.read_text())["groups"])
+    assert {rule["alert"] for rule in rules} >= {
+        "CCloudConnectorNotRunning",
+        "CCloudIntegrationValidationFailing",
+        "CCloudReconcileErrors",
+        "CCloudConfluentRateLimited",
+    }
+    exposed = operator_series()
+    for rule in rules:
+        assert metric_names(rule["expr"]) <= exposed, rule["alert"]
+        assert parse_duration(rule["for"]) >= 300, rule["alert"]
+        assert {"summary", "description", "runbook_url"} <= rule["annotations"].keys(), rule["alert"]
+        # A per-object alert names the object in its summary.
+        if "name" in rule["expr"]:
+            assert "$labels.name" in rule["annotations"]["summary"], rule["alert"]
+
+
+def test_every_dashboard_query_reads_only_series_the_operator_exposes() -> None:
+    from promql_support import metric_names
+
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(queries) >= 10
+    exposed = operator_series()
+    read = set().union(*(metric_names(query) for query in queries))
+    assert read <= exposed, read - exposed
+    # Each per-object family has a panel.
+    assert {
+        "ccloud_operator_resource_ready",
+        "ccloud_operator_connector_state",
+        "ccloud_operator_integration_check",
+        "ccloud_operator_last_reconcile_timestamp_seconds",
+        "ccloud_operator_external_call_duration_seconds_bucket",
+    } <= read

@@ -113,6 +113,16 @@ def test_wheel_installs_with_constraints_into_a_fresh_venv_whose_operator_serves
         timeout=60,
     )
     assert installed.stdout.startswith(str(venv)), "the operator must come from the wheel, not the checkout"
+    # The kubectl plugin ships in the same wheel, and runs with nothing but it (here against the test cluster).
+    plugin = subprocess.run(
+        [venv / "bin" / "kubectl-ccloud", "--kubeconfig", str(kubeconfig), "-n", namespace, "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert plugin.returncode == 0, plugin.stderr
+    assert plugin.stdout == f"No ProviderIntegration or ManagedConnector in namespace {namespace}.\n"
 
     health_port = free_port()
     log = tmp_path / "operator.log"

@@ -2,7 +2,7 @@
 
 Every test here drives the operator through the real API server and checks what it did to the
 real components (the emulator over HTTP, moto over HTTP). On teardown each world also checks
-that no secret value it knows of reached the operator's log, an Event, or a status.
+that no secret value it knows of reached the operator's log, its metrics, an Event, or a status.
 """
 
 from __future__ import annotations
@@ -249,11 +249,16 @@ class World:
     # -- the no-leak check ---------------------------------------------------------------------
 
     def leaked_secrets(self) -> list[str]:
-        """Where any known secret value shows up: operator log, Events, or a status."""
+        """Where any known secret value shows up: operator log, metrics, Events, or a status."""
         places: list[str] = []
         # Every operator process of the world logs to an operator*.log beside the first one's.
         texts = {f"log {path.name}": path.read_text(errors="replace") for path in self.log_dir.glob("operator*.log")}
-        texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in self.events())
+        # The metrics' label values (object names, reasons, states, endpoints) and everything an Event says.
+        texts["metrics"] = self.operator.metrics() if self.operator and self.operator.running() else ""
+        texts["events"] = "\n".join(
+            f"{e.reason} {e.message} {e.reporting_component} {e.reporting_instance} {e.source.component}"
+            for e in self.events()
+        )
         for plural in (PROVIDER_INTEGRATIONS, MANAGED_CONNECTORS):
             items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)["items"]
             texts[f"{plural} status"] = json.dumps([item.get("status") for item in items])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from harness_support import namespace_name, wait_until
 from operator_world import World, condition, s3_role_integration, s3_sink_spec
 
 ACCOUNT = "123456789012"  # moto's account
+RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def role_spec(world: World, role: str, **create_role: object) -> dict[str, object]:
@@ -178,16 +181,32 @@ def test_a_failure_that_lasts_is_announced_by_one_event(world: World) -> None:
 
 
 def test_a_spec_the_schema_admits_but_aws_would_refuse_is_an_invalid_spec(world: World) -> None:
-    world.start_operator()
+    operator = world.start_operator()
     spec = role_spec(world, "wrong-doc-role")
     spec["aws"]["permissions"] = {"policyDocument": "{not json"}  # type: ignore[index]
     world.create(PI, "wrong-doc", spec)
     obj = world.wait_condition(PI, "wrong-doc", "Ready", "False", reason="InvalidSpec", timeout=30)
     assert "policyDocument" in condition(obj, "Ready")["message"]
     event = world.wait_event("wrong-doc", "InvalidSpec")
-    assert event.type == "Warning"
     assert world.moto.client("iam").list_roles()["Roles"] == []  # nothing written anywhere
     assert world.admin.state()["integrations"] == {}
+
+    # What `kubectl get events` shows: a Warning from the operator's own component and this process's
+    # host (a pod's name in a cluster), not "kopf".
+    assert event.type == "Warning"
+    assert (event.reporting_component, event.source.component) == ("ccloud-operator", "ccloud-operator")
+    assert event.reporting_instance == socket.gethostname()
+    # kopf's own text lines name the object; the validation timer meets the invalid spec every 3 s.
+    prefix = f"[ProviderIntegration {world.namespace}/wrong-doc]"
+    wait_until(
+        lambda: operator.log().count(f"{prefix} Timer 'validate' failed permanently") >= 2,
+        "two timer passes over the invalid spec",
+        timeout=30,
+    )
+    # The same situation met again is not announced again.
+    assert [e.reason for e in world.events("wrong-doc")] == ["InvalidSpec"]
+    # Timestamps are RFC 3339 in UTC.
+    assert all(RFC3339_UTC.match(line) for line in operator.log().splitlines() if line[:1].isdigit())
 
 
 def test_an_integration_on_a_later_page_of_the_list_is_found(world: World) -> None:
@@ -216,4 +235,14 @@ def test_the_json_log_has_one_object_per_line(world: World) -> None:
     lines = [line for line in world.operator.log().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
-    assert any("Created provider integration" in record["message"] for record in records)
+    assert all(RFC3339_UTC.fullmatch(record["time"]) for record in records)
+    about_it = {"kind": "ProviderIntegration", "namespace": world.namespace, "name": "logged"}
+    # kopf's handler machinery: its own per-object lines carry the object's kind, namespace and name.
+    kopf_lines = [r for r in records if r["logger"] == "kopf.objects" and "reconcile-create" in r["message"]]
+    assert kopf_lines and all(about_it.items() <= r.items() for r in kopf_lines), kopf_lines
+    # The reconciler's own lines (kopf-free code) carry them too.
+    created = [r for r in records if "Created provider integration" in r["message"]]
+    assert created and all(about_it.items() <= r.items() for r in created), created
+    # A line about no object names none.
+    started = [r for r in records if r["message"].startswith("Operator started")]
+    assert started and "name" not in started[0]

@@ -38,5 +38,12 @@ def test_demo_brings_every_example_to_ready_and_stops_everything(tmp_path: Path)
     assert len(rows) == 4, result.stdout
     assert all(" True " in row for row in rows), rows
     assert sum("RUNNING" in row for row in rows) == 2
+    # The columns that say why: Synced, Reason, the connector id, and with -o wide the message.
+    headers = [line.split() for line in result.stdout.splitlines() if line.startswith("NAME ")]
+    assert len(headers) == 2 and all({"READY", "SYNCED", "REASON", "MESSAGE", "UPDATED"} <= set(h) for h in headers)
+    assert any("CONNECTOR" in h for h in headers)
+    assert all(" Available " in row for row in rows), rows
+    connectors = [row for row in rows if row.startswith("managedconnector.")]
+    assert len(connectors) == 2 and all(" lcc-" in row for row in connectors), connectors
     # Control plane, emulator and operator all ran under the state dir or with its paths; none is left.
     assert _processes_mentioning(str(state_dir)) == []

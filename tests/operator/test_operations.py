@@ -6,15 +6,20 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccloud_operator import __version__
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
+from ccloud_sandbox.controlplane.cli import repo_root
+from promql_support import Scrape, firing, parse_duration, rules_of
 
 from harness_support import wait_until
-from operator_world import World, condition, s3_role_integration, s3_sink_spec
+from operator_world import TIME_SCALE, World, condition, s3_role_integration, s3_sink_spec
 
 
 def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -95,8 +100,12 @@ def test_on_failure_restarts_a_failed_connector_with_backoff_doubling_up_to_the_
     gaps = [round(later - earlier, 1) for earlier, later in itertools.pairwise(times[:4])]
     # At once, then 10 s, 20 s, and 20 s again: doubled, then held at maxBackoffSeconds.
     assert 9 <= gaps[0] <= 14 and 19 <= gaps[1] <= 24 and 19 <= gaps[2] <= 24, gaps
-    events = [e.message for e in world.events("sink") if e.reason == "ConnectorRestarted"]
-    assert any("restart 4" in message for message in events), events
+    # The Event is posted after the pass that sent the restart, so it may trail the request a little.
+    wait_until(
+        lambda: any("restart 4" in e.message for e in world.events("sink") if e.reason == "ConnectorRestarted"),
+        "the Event of the fourth restart",
+        timeout=15,
+    )
     assert condition(world.get(MC, "sink"), "Ready")["reason"] == "Failed"
 
 
@@ -119,3 +128,117 @@ def test_a_key_without_the_role_to_use_the_integration_is_reported_as_unauthoriz
     obj = world.wait_condition(MC, "sink", "Ready", "False", reason="Unauthorized", timeout=60)
     assert "ResourceOwner or Assigner" in condition(obj, "Ready")["message"]
     assert world.admin.state()["connectors"] == {}
+
+
+def _series(text: str, metric: str, /, **labels: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of `metric` whose labels include `labels`, keyed by their full label set."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items())
+    }
+
+
+def test_per_object_metrics_follow_each_object_through_its_states_and_go_with_it(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="observed")
+    operator = world.start_operator()
+    started = time.time()
+    s3_role_integration(world, "observed", "observed")
+    world.create(MC, "sink", s3_sink_spec(world, "observed", "observed"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    ns = world.namespace
+    sink = {"namespace": ns, "name": "sink"}
+
+    text = operator.metrics()
+    assert _series(text, "ccloud_operator_resource_ready", kind="ManagedConnector", **sink) == {
+        (("kind", "ManagedConnector"), ("name", "sink"), ("namespace", ns), ("reason", "Available")): 1.0
+    }
+    assert list(_series(text, "ccloud_operator_connector_state", **sink).items()) == [
+        ((("desired", "RUNNING"), ("name", "sink"), ("namespace", ns), ("state", "RUNNING")), 1.0)
+    ]
+    checks = _series(text, "ccloud_operator_integration_check", namespace=ns, name="observed")
+    assert {dict(labels)["check"]: dict(labels)["result"] for labels in checks} == {
+        "trustPolicy": "Passed",
+        "permissions": "Passed",
+        "integration": "Passed",
+    }, checks
+    last = _series(text, "ccloud_operator_last_reconcile_timestamp_seconds", kind="ManagedConnector", **sink)
+    assert len(last) == 1 and started <= next(iter(last.values())) <= time.time()
+    # Latency by endpoint template and status code; no connector name or id in any label.
+    latencies = _series(text, "ccloud_operator_external_call_duration_seconds_count", service="connect")
+    endpoints = {dict(labels)["endpoint"] for labels, count in latencies.items() if count > 0}
+    assert "/connect/v1/connectors/{name}/config" in endpoints or "/connect/v1/connectors" in endpoints, endpoints
+    assert not [e for e in endpoints if "sink" in e], endpoints
+    build = _series(text, "ccloud_operator_build_info")
+    assert [dict(labels)["version"] for labels in build] == [__version__]
+
+    # The connector fails: the state, the readiness and its reason follow; the RUNNING series goes.
+    world.admin.fail_connector("sink", "org.apache.kafka.connect.errors.ConnectException: broker went away")
+    world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
+    text = operator.metrics()
+    states = _series(text, "ccloud_operator_connector_state", **sink)
+    assert [dict(labels)["state"] for labels, value in states.items() if value == 1] == ["FAILED"], states
+    assert list(_series(text, "ccloud_operator_resource_ready", **sink).items()) == [
+        ((("kind", "ManagedConnector"), ("name", "sink"), ("namespace", ns), ("reason", "Failed")), 0.0)
+    ]
+
+    # Deleted: every series of the object goes, the integration's stay.
+    world.delete(MC, "sink")
+    world.wait_gone(MC, "sink")
+    text = operator.metrics()
+    for name in ("ccloud_operator_resource_ready", "ccloud_operator_connector_state"):
+        assert _series(text, name, **sink) == {}, name
+    assert _series(text, "ccloud_operator_last_reconcile_timestamp_seconds", **sink) == {}
+    assert _series(text, "ccloud_operator_resource_ready", name="observed")
+
+
+RULES = yaml.safe_load((repo_root() / "helm" / "ccloud-operator" / "files" / "prometheus-rules.yaml").read_text())
+
+
+def _scrape_for(world: World, seconds: float, history: list[Scrape]) -> None:
+    """Scrape the operator every half second for `seconds`, as Prometheus would (at a faster pace)."""
+    assert world.operator is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        history.append(Scrape.parse(time.time(), world.operator.metrics()))
+        time.sleep(0.5)
+
+
+def _alerts(history: list[Scrape]) -> dict[str, set[tuple[tuple[str, str], ...]]]:
+    # The world runs at TIME_SCALE of real time (provisioning 120 s -> 2.4 s): the rules' durations too.
+    found = {rule["alert"]: firing(rule, history, time_scale=TIME_SCALE) for rule in rules_of(RULES["groups"])}
+    return {alert: labels for alert, labels in found.items() if labels}
+
+
+def test_alert_rules_fire_on_a_failing_connector_and_stay_quiet_on_a_healthy_one(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="alerting")
+    world.start_operator()
+    s3_role_integration(world, "alerting", "alerting")
+    world.create(MC, "sink", s3_sink_spec(world, "alerting", "alerting"))
+    world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    longest = max(parse_duration(rule["for"]) for rule in rules_of(RULES["groups"])) * TIME_SCALE
+
+    healthy: list[Scrape] = []
+    _scrape_for(world, longest + 5, healthy)
+    assert _alerts(healthy) == {}
+
+    # The connector fails, and Confluent's Connect API answers 429 to every read from then on: the
+    # connector is not RUNNING, not Ready, not reconciled, and the operator is rate limited.
+    world.admin.fail_connector("sink", "org.apache.kafka.connect.errors.ConnectException: broker went away")
+    world.wait_condition(MC, "sink", "Ready", "False", reason="Failed", timeout=30)
+    world.admin.inject(429, count=100_000, path="/connect/*", methods=["GET"])
+    try:
+        failing = list(healthy)
+        # The longest wait: 900 s without a successful pass, then `for: 5m`.
+        _scrape_for(world, (900 + 300) * TIME_SCALE + 5, failing)
+    finally:
+        world.admin.clear_faults()
+    ns = world.namespace
+    sink = (("name", "sink"), ("namespace", ns))
+    assert _alerts(failing) == {
+        "CCloudConnectorNotRunning": {sink},
+        "CCloudResourceNotReady": {(("kind", "ManagedConnector"), *sink)},
+        "CCloudReconcileFailing": {(("kind", "ManagedConnector"), *sink)},
+        "CCloudConfluentRateLimited": {()},
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from ccloud_operator.aws.policy import PolicyDocument, parse_document
 T = TypeVar("T")
 
 #: Called after every AWS call: (service, operation, status code or "error").
-CallObserver = Callable[[str, str, str], None]
+#: (service, operation, HTTP status or "error", seconds the call took or None).
+CallObserver = Callable[[str, str, str, float | None], None]
 
 
 class AwsError(Exception):
@@ -109,16 +111,17 @@ class IamClient:
 
     async def _call(self, client: Any, service: str, operation: str, **kwargs: Any) -> Any:
         method = getattr(client, operation)
+        started = time.monotonic()
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._executor, partial(method, **kwargs))
         except botocore.exceptions.NoCredentialsError as exc:
-            self._observe(service, operation, "error")
+            self._observe(service, operation, "error", started)
             raise AwsCredentialsMissing("no AWS credentials found for the operator's IAM calls") from exc
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "error")
-            self._observe(service, operation, str(status))
+            self._observe(service, operation, str(status), started)
             message = f"{service}:{operation} failed: {code}: {error.get('Message', '')}"
             if code in (
                 "AccessDenied",
@@ -129,14 +132,14 @@ class IamClient:
                 raise AwsAccessDenied(message, code=code) from exc
             raise AwsError(message, code=code, retryable=code in _RETRYABLE_CODES or status == 503) from exc
         except botocore.exceptions.BotoCoreError as exc:
-            self._observe(service, operation, "error")
+            self._observe(service, operation, "error", started)
             raise AwsError(f"{service}:{operation} failed: {exc}", retryable=True) from exc
-        self._observe(service, operation, str(result.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)))
+        self._observe(service, operation, str(result.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)), started)
         return result
 
-    def _observe(self, service: str, operation: str, status: str) -> None:
+    def _observe(self, service: str, operation: str, status: str, started: float) -> None:
         if self._observer is not None:
-            self._observer(service, operation, status)
+            self._observer(service, operation, status, time.monotonic() - started)
 
     async def account_id(self) -> str:
         """The account of the operator's AWS identity."""

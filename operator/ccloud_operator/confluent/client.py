@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,8 @@ class RetryPolicy:
 
 
 #: Called after every HTTP exchange: (service, endpoint template, status or "error").
-CallObserver = Callable[[str, str, str], None]
+#: (service, endpoint, status code or "error", seconds the exchange took or None).
+CallObserver = Callable[[str, str, str, float | None], None]
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -141,10 +143,11 @@ class ConfluentClient:
         while True:
             sent_with = self._credentials
             await self.limiter.acquire(priority)
+            started = time.monotonic()
             try:
                 response = await self._http.request(method, path, params=params, json=json_body)
             except httpx.TransportError as exc:
-                self._observe(service, endpoint, "error")
+                self._observe(service, endpoint, "error", time.monotonic() - started)
                 error: ConfluentError = TransportError(f"{method} {endpoint}: {type(exc).__name__}: {exc}".rstrip(": "))
                 sent = not isinstance(exc, httpx.ConnectError)
                 if attempt < self._retry.max_retries and (idempotent or not sent):
@@ -152,7 +155,7 @@ class ConfluentClient:
                     attempt += 1
                     continue
                 raise error from exc
-            self._observe(service, endpoint, str(response.status_code))
+            self._observe(service, endpoint, str(response.status_code), time.monotonic() - started)
             if response.status_code == 429:
                 self.limiter.throttled_by_server(_retry_after(response))
             else:
@@ -187,9 +190,9 @@ class ConfluentClient:
         self._observe("retry", type(error).__name__, str(error.status or "error"))
         await asyncio.sleep(delay)
 
-    def _observe(self, service: str, endpoint: str, status: str) -> None:
+    def _observe(self, service: str, endpoint: str, status: str, seconds: float | None = None) -> None:
         if self._observer is not None:
-            self._observer(service, endpoint, status)
+            self._observer(service, endpoint, status, seconds)
 
     # -- provider integrations (pim/v1) ----------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """A client-side rate limiter that learns Confluent Cloud's limit for one API key.
 
 Confluent limits requests per organisation and per key and publishes no numbers, so the rate is
-learned: additive increase while calls succeed, multiplicative decrease on a 429 (AIMD), and a pause of every caller until ``Retry-After`` has passed. Requests wait in priority
-order, so under a limit the reads that finish work already started (a connector's status after its
-create) go before new writes: objects reach Ready instead of all being half done.
+learned: additive increase while calls succeed, multiplicative decrease on a 429 (AIMD), and a
+pause of every caller until ``Retry-After`` has passed. Requests wait in priority order, so under a
+limit the reads that finish work already started (a connector's status after its create) go before
+new writes: objects reach Ready instead of all being half done.
 
 AWS needs nothing of this here: botocore's ``retries={"mode": "adaptive"}`` (aws/iam.py) is the
 same idea, a token bucket per client that shrinks on throttling errors, and the operator keeps one

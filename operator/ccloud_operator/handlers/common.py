@@ -10,12 +10,21 @@ import kopf
 import pydantic
 
 from ccloud_operator import metrics, runtime
-from ccloud_operator.conditions import MAX_MESSAGE_LENGTH, READY, SYNCED, Condition, condition_of, merge_conditions
-from ccloud_operator.reconcilers.outcome import Outcome
+from ccloud_operator.conditions import (
+    MAX_MESSAGE_LENGTH,
+    READY,
+    SYNCED,
+    Condition,
+    condition_of,
+    merge_conditions,
+    now_rfc3339,
+)
+from ccloud_operator.constants import MANAGED_CONNECTOR_KIND
+from ccloud_operator.reconcilers.outcome import Event, Outcome
 
 
 def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
-    """Write only what changed, post Events, and tell kopf whether to come back."""
+    """Write only what changed, publish the object's metrics, post Events, and tell kopf whether to come back."""
     status: Mapping[str, Any] = body.get("status") or {}
     for key, value in outcome.status.items():
         if status.get(key) != value:
@@ -25,8 +34,24 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         merged = merge_conditions(status.get("conditions"), outcome.conditions, generation)
         if merged != status.get("conditions"):
             patch.status["conditions"] = merged
+    if patch.status:
+        # Only with another change: an idle pass writes nothing (the per-object metric counts every pass).
+        patch.status["lastUpdateTime"] = now_rfc3339()
     for key, annotation in outcome.annotations.items():
         patch.metadata.annotations[key] = annotation
+    metadata = body.get("metadata") or {}
+    desired_state = (
+        str((body.get("spec") or {}).get("state") or "Running").upper()
+        if body.get("kind") == MANAGED_CONNECTOR_KIND
+        else None
+    )
+    metrics.publish_object(
+        str(body.get("kind") or ""),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+        {**status, **patch.status},
+        desired_state=desired_state,
+    )
     # A situation already on the Ready condition was already announced: a failure retried every
     # minute, or a deletion still waiting, gives one Event, not one per retry.
     announced = condition_of(status.get("conditions"), READY) or {}
@@ -49,16 +74,15 @@ def invalid_spec(body: kopf.Body, patch: kopf.Patch, error: pydantic.ValidationE
         f"{'.'.join(str(p) for p in item['loc']) or 'spec'}: {item['msg']}" for item in error.errors(include_url=False)
     )
     message = f"the spec is invalid: {problems}"
+    # Through the Outcome, so the Warning is posted once: the timers meet the same spec again and again.
     outcome = Outcome(
         conditions=[
             Condition(READY, False, "InvalidSpec", message),
             Condition(SYNCED, False, "InvalidSpec", message),
-        ]
+        ],
+        events=[Event("Warning", "InvalidSpec", message)],
     )
     apply_outcome(body, patch, outcome)
-    # kopf.event, not kopf.warn: the posting level that keeps kopf's own chatter out of Events would
-    # silence kopf.warn too.
-    kopf.event(body, type="Warning", reason="InvalidSpec", message=message)
     return kopf.PermanentError(message)
 
 
@@ -115,3 +139,4 @@ async def run_pass(
         raise_for_retry(outcome)
     if deleting:
         rt.forget(kind, uid)
+        metrics.forget_object(kind, body.metadata.namespace or "", body.metadata.name or "")

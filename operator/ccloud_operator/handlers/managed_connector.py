@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from ccloud_operator import runtime
+from ccloud_operator import logs, runtime
 from ccloud_operator.constants import (
     GROUP,
     MANAGED_CONNECTOR_KIND,
@@ -49,17 +49,20 @@ async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
     await run_pass(MANAGED_CONNECTOR_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec, trigger=trigger))
 
 
+@logs.about_object
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
     """A change to the spec, an annotation or a dependency reads the connector fresh; polls that
     follow (kopf retries while Confluent works) share the cluster's list."""
     await _run(body, patch, trigger="change" if retry == 0 else "poll")
 
 
+@logs.about_object
 async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """The periodic resync: served from the one shared list per cluster."""
     await _run(body, patch, trigger="resync")
 
 
+@logs.about_object
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Deletion: the connector goes first, and the finalizer only once Confluent no longer lists it."""
     spec = parse_spec(ManagedConnectorSpec, body, patch)
@@ -70,6 +73,7 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     reconciler.forget(body.metadata.uid or "")
 
 
+@logs.about_object
 async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
     """Keep the claims current: which object names which connector, and whether its status records it."""
     claims = runtime.current().connector_claims

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from ccloud_operator import runtime
+from ccloud_operator import logs, runtime
 from ccloud_operator.conditions import is_ready
 from ccloud_operator.constants import (
     DEPENDENCY_REVISION_ANNOTATION,
@@ -35,6 +35,7 @@ def _ref(body: kopf.Body) -> ResourceRef:
     )
 
 
+@logs.about_object
 async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Create, update, resume and periodic validation all run this one idempotent pass."""
     if is_paused(body):
@@ -51,6 +52,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     await run_pass(PROVIDER_INTEGRATION_KIND, body, patch, lambda: reconciler.reconcile(_ref(body), spec))
 
 
+@logs.about_object
 async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Deletion: blocks (retrying) while something uses the integration."""
     spec = parse_spec(ProviderIntegrationSpec, body, patch)
@@ -81,6 +83,7 @@ def index_users(
     return {(namespace or "", ref): (name, annotations.get(DEPENDENCY_REVISION_ANNOTATION))}
 
 
+@logs.about_object
 async def wake_connectors(body: kopf.Body, type: str | None, integration_users: UsersIndex, **_: Any) -> None:
     """Keep the integration directory current, and wake the connectors when the id or readiness changed.
 

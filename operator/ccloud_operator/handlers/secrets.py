@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 import pydantic
 
-from ccloud_operator import runtime
+from ccloud_operator import logs, runtime
 from ccloud_operator.constants import (
     DEPENDENCY_REVISION_ANNOTATION,
     GROUP,
@@ -36,6 +36,7 @@ def _indexer(model: type[ManagedConnectorSpec] | type[ProviderIntegrationSpec]) 
     return index
 
 
+@logs.about_object
 async def secret_changed(
     body: kopf.Body,
     name: str,
