@@ -53,12 +53,22 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         desired_state=desired_state,
     )
     # A situation already on the Ready condition was already announced: a failure retried every
-    # minute, or a deletion still waiting, gives one Event, not one per retry.
-    announced = condition_of(status.get("conditions"), READY) or {}
+    # minute, or a deletion still waiting, gives one Event, not one per retry. The timer may run on a
+    # body older than the status the last pass wrote, so what this process last wrote counts too.
+    uid = str(metadata.get("uid") or "")
+    recorded = condition_of(status.get("conditions"), READY) or {}
+    announced = {(recorded.get("reason"), recorded.get("message")), _last_ready.get(uid)}
     for event in outcome.events:
-        if (event.reason, event.message[:MAX_MESSAGE_LENGTH]) == (announced.get("reason"), announced.get("message")):
+        if (event.reason, event.message[:MAX_MESSAGE_LENGTH]) in announced:
             continue
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    written = condition_of(patch.status.get("conditions"), READY)
+    if uid and written is not None:
+        _last_ready[uid] = (written.get("reason"), written.get("message"))
+
+
+#: The Ready (reason, message) this process last wrote, per object uid; forgotten with the object.
+_last_ready: dict[str, tuple[Any, Any]] = {}
 
 
 def raise_for_retry(outcome: Outcome) -> None:
@@ -140,3 +150,4 @@ async def run_pass(
     if deleting:
         rt.forget(kind, uid)
         metrics.forget_object(kind, body.metadata.namespace or "", body.metadata.name or "")
+        _last_ready.pop(uid, None)
