@@ -197,7 +197,8 @@ def test_a_kill_right_after_a_connector_create_is_followed_by_a_conflict_and_an_
     world.admin.clear_faults()
     world.admin.clear_requests()
     world.start_operator()
-    world.wait_condition(MC, "named-sink", "Ready", "True", timeout=90)
+    # Reads trail by 25 s here and the adoption re-provisions the connector; polls back off to 60 s.
+    world.wait_condition(MC, "named-sink", "Ready", "True", timeout=150)
 
     requests = world.admin.requests()
     creates = [r for r in requests if r["method"] == "POST" and r["path"].endswith("/connectors")]

@@ -61,6 +61,8 @@ CONNECTOR_ROLES_HINT = (
 #: minute [CONTRACT 4]), and a quick first look keeps fast transitions fast.
 POLL_FIRST_SECONDS = 5.0
 POLL_MAX_SECONDS = 60.0
+#: The oldest shared list a poll accepts.
+POLL_LIST_MAX_AGE_SECONDS = 10.0
 #: The same while deletion waits for Confluent to stop listing a connector (it lingers as DELETED).
 DELETE_POLL_FIRST_SECONDS = 3.0
 DELETE_POLL_MAX_SECONDS = 30.0
@@ -199,13 +201,15 @@ class ManagedConnectorReconciler:
     # -- reconcile ---------------------------------------------------------------------------------
 
     async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, trigger: Trigger) -> Outcome:
-        """One pass. A change reads the cluster's list fresh; a poll accepts one up to half its own poll
-        delay old and the resync timer one up to an interval old, so N connectors of a cluster polling or
-        resyncing together cost one read, not N."""
+        """One pass. A change reads the cluster's list fresh; a poll accepts one up to a quarter of its own
+        poll delay old (at most 10 s: a poll that reads a list half a minute old, of a service whose reads
+        already trail its writes, sees nothing new) and the resync timer one up to an interval old, so N
+        connectors of a cluster polling or resyncing together cost one read, not N."""
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
         memory = self._remember(resource.uid)
-        max_age = {"change": 0.0, "poll": max(2.0, memory.poll_delay / 2), "resync": self._resync_interval}[trigger]
+        poll_age = min(POLL_LIST_MAX_AGE_SECONDS, max(2.0, memory.poll_delay / 4))
+        max_age = {"change": 0.0, "poll": poll_age, "resync": self._resync_interval}[trigger]
         try:
             desired = await self._desired_config(resource, spec, name)
             client = await self._clients.confluent(self._kube, resource.namespace, spec.cloud_credentials_secret_ref)
