@@ -123,6 +123,15 @@ class InClusterOperator:
     def running(self) -> bool:
         return _ready_pod(self.core, self.namespace) is not None
 
+    def metrics(self) -> str:
+        """Every replica's /metrics, read through the chart's Service's endpoints (the no-leak check reads them)."""
+        texts = []
+        for pod in _operator_pods(self.core, self.namespace):
+            if pod.status.pod_ip and pod.status.phase == "Running":
+                port = next(p.container_port for c in pod.spec.containers for p in c.ports or [] if p.name == "metrics")
+                texts.append(httpx.get(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5).text)
+        return "\n".join(texts)
+
     def stop(self) -> None:
         """The Deployment owns the pod; helm uninstall (or the namespace) ends it."""
 

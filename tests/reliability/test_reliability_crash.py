@@ -103,7 +103,8 @@ def test_random_kills_during_updates_converge_to_the_last_spec(world: World) -> 
         world.patch(PI, name, {"spec": {"aws": {"permissions": {"s3Buckets": buckets}}}})
         last[name] = (flush_size, buckets)
 
-    kill_loop(world, rng, log, UPDATE_CYCLES, before_cycle=change_some)
+    # Every cycle changes something; aim four kills at a held write, the rest land at random.
+    kill_loop(world, rng, log, UPDATE_CYCLES, before_cycle=change_some, aim_at_writes=(1, 5, 9, 13))
     assert log.writes_in_flight >= KILLS_WITH_A_WRITE_IN_FLIGHT, log
     world.start_operator()
     expected = {PI: names, MC: [f"{n}-sink" for n in names]}
