@@ -60,7 +60,8 @@ def test_random_kills_during_creates_make_no_duplicates(world: World) -> None:
                 create_pair(world, name)
                 created.append(name)
 
-    kill_loop(world, rng, log, CREATE_CYCLES, before_cycle=create_some)
+    # The creates start in cycles 0, 3 and 7; aim those kills (and one more) at a held write.
+    kill_loop(world, rng, log, CREATE_CYCLES, before_cycle=create_some, aim_at_writes=(0, 1, 3, 7))
     assert log.writes_in_flight >= KILLS_WITH_A_WRITE_IN_FLIGHT, log
     assert created == names, log
     world.start_operator()
