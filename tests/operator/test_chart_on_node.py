@@ -218,12 +218,23 @@ def test_the_charts_deployment_runs_the_operator_on_a_node_reconciles_both_kinds
         connector = world.wait_condition(MANAGED_CONNECTORS, "orders-sink", "Ready", "True", timeout=120)
         assert connector["status"]["state"] == "RUNNING"
 
+        # Two replicas: the Service answers from either; the leader's answer is the one that has reconciled.
         service = next(s for s in core.list_namespaced_service(namespace).items if s.metadata.name.startswith(RELEASE))
-        samples = _scrape(service)
+
+        def from_the_leader() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+            found = _scrape(service)
+            return found if _metric(found, "ccloud_operator_leader") == 1 else None
+
+        samples = wait_until(from_the_leader, "the Service to answer from the leader", timeout=30)
         for kind in ("ProviderIntegration", "ManagedConnector"):
             assert _metric(samples, "ccloud_operator_reconciles_total", kind=kind, result="success") >= 1, kind
 
-        # The pod is deleted; the Deployment's replacement takes over and reconciles what comes next.
+        # The leader's pod is deleted; the standby (or the Deployment's replacement) takes over and
+        # reconciles what comes next.
+        holder = (
+            client.CoordinationV1Api(core.api_client).read_namespaced_lease(RELEASE, namespace).spec.holder_identity
+        )
+        first = next(p for p in _operator_pods(core, namespace) if holder.startswith(f"{p.metadata.name}_"))
         core.delete_namespaced_pod(first.metadata.name, namespace)
         second = wait_until(
             lambda: _ready_pod(core, namespace, not_named=first.metadata.name),
