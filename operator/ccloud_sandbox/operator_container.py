@@ -15,13 +15,13 @@ import json
 import os
 import secrets
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ccloud_sandbox.operator_process import wait_for_healthz
 from ccloud_sandbox.ports import free_port
 
 #: Where the kubeconfig is mounted inside the container.
@@ -130,17 +130,7 @@ class OperatorContainer:
 
     def wait_healthy(self, timeout: float) -> None:
         """Wait for /healthz, the path of the chart's startup, liveness and readiness probes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise RuntimeError(f"the operator's container exited early; log:\n{self.log()[-4000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"the operator's container was not healthy within {timeout}s; log:\n{self.log()[-4000:]}")
+        wait_for_healthz(self.health_port, self.running, self.log, "the operator's container", timeout)
 
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text

@@ -7,12 +7,30 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from ccloud_sandbox.ports import free_port
+
+
+def wait_for_healthz(
+    health_port: int, running: Callable[[], bool], log: Callable[[], str], what: str, timeout: float
+) -> None:
+    """Wait until /healthz on 127.0.0.1 answers 200; fail early, with the log's tail, if `what` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running():
+            raise RuntimeError(f"{what} exited early; log:\n{log()[-4000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{health_port}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} was not healthy within {timeout}s; log:\n{log()[-4000:]}")
 
 
 @dataclass
@@ -60,17 +78,7 @@ class OperatorProcess:
 
     def wait_healthy(self, timeout: float) -> None:
         """Wait for the liveness endpoint, which kopf serves once it watches the cluster."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running():
-                raise RuntimeError(f"the operator exited early; log:\n{self.log()[-4000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"the operator was not healthy within {timeout}s; log:\n{self.log()[-4000:]}")
+        wait_for_healthz(self.health_port, self.running, self.log, "the operator", timeout)
 
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text

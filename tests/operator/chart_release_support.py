@@ -18,7 +18,7 @@ from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 from ccloud_sandbox.controlplane.build import toolchain
 from ccloud_sandbox.controlplane.cli import repo_root
 
-from operator_world import World
+from operator_world import World, s3_sink_spec
 
 CHART = repo_root() / "helm" / "ccloud-operator"
 RBAC_USER_PREFIX = "system:serviceaccount:"
@@ -82,23 +82,4 @@ def s3_sink(world: World, bucket: str) -> None:
             "aws": {"createRole": {"roleName": f"{bucket}-role"}, "permissions": {"s3Buckets": [bucket]}},
         },
     )
-    world.create(
-        MANAGED_CONNECTORS,
-        "orders-sink",
-        {
-            "environment": world.info.environment_id,
-            "kafkaCluster": world.info.kafka_cluster_id,
-            "connectorClass": "S3_SINK",
-            "providerIntegrationRef": {"name": "s3"},
-            "kafkaAuth": {"serviceAccountId": world.info.service_account_id},
-            "config": {
-                "topics": "orders",
-                "input.data.format": "JSON",
-                "output.data.format": "JSON",
-                "s3.bucket.name": bucket,
-                "time.interval": "HOURLY",
-                "flush.size": "1000",
-                "tasks.max": "1",
-            },
-        },
-    )
+    world.create(MANAGED_CONNECTORS, "orders-sink", s3_sink_spec(world, "s3", bucket))
