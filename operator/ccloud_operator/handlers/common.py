@@ -142,6 +142,11 @@ async def run_pass(
     with Timed(kind):
         # The object's own lock first: a pass queued behind its own object's holds no slot meanwhile.
         async with rt.lock(uid), rt.active:
+            if not deleting and body.metadata.deletion_timestamp:
+                # A timer's pass that queued behind the finalizer (kopf stops timers alongside the delete
+                # handler, not before it): its live body shows the deletion. Reconciling now would create
+                # again what the finalizer has just deleted, and nothing would ever delete it.
+                return
             outcome = await work()
         apply_outcome(body, patch, outcome)
         if not deleting:
