@@ -176,8 +176,9 @@ def test_a_failure_that_lasts_is_announced_by_one_event(world: World) -> None:
         return len([r for r in world.admin.requests() if r["path"].endswith("/config/validate")])
 
     wait_until(lambda: validations() >= 4, "three resyncs", timeout=30)
-    events = [e for e in world.events("noisy-sink") if e.reason == "ConfigInvalid"]
-    assert len(events) == 1 and (events[0].count or 1) == 1, [(e.message, e.count) for e in events]
+    every = world.events("noisy-sink")
+    events = [e for e in every if e.reason == "ConfigInvalid"]
+    assert len(events) == 1 and (events[0].count or 1) == 1, [(e.reason, e.message, e.count) for e in every]
 
 
 def test_a_spec_the_schema_admits_but_aws_would_refuse_is_an_invalid_spec(world: World) -> None:

@@ -52,23 +52,65 @@ def apply_outcome(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         {**status, **patch.status},
         desired_state=desired_state,
     )
-    # A situation already on the Ready condition was already announced: a failure retried every
-    # minute, or a deletion still waiting, gives one Event, not one per retry. The timer may run on a
-    # body older than the status the last pass wrote, so what this process last wrote counts too.
+    # A situation already announced is not announced again while the object stays unready: a failure
+    # retried every minute, or a deletion still waiting, gives one Event, not one per retry, even when
+    # another failure (a timeout, a throttled call) came in between.
     uid = str(metadata.get("uid") or "")
-    recorded = condition_of(status.get("conditions"), READY) or {}
-    announced = {(recorded.get("reason"), recorded.get("message")), _last_ready.get(uid)}
+    seen = _episode(uid, metadata.get("generation"), condition_of(status.get("conditions"), READY))
     for event in outcome.events:
-        if (event.reason, event.message[:MAX_MESSAGE_LENGTH]) in announced:
+        if (event.reason, event.message[:MAX_MESSAGE_LENGTH]) in seen:
             continue
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     written = condition_of(patch.status.get("conditions"), READY)
-    if uid and written is not None:
-        _last_ready[uid] = (written.get("reason"), written.get("message"))
+    if written is not None:
+        seen.saw((written.get("reason"), written.get("message")), written.get("status") == "True")
 
 
-#: The Ready (reason, message) this process last wrote, per object uid; forgotten with the object.
-_last_ready: dict[str, tuple[Any, Any]] = {}
+class _Episode:
+    """What one object's Ready condition showed since it was last Ready or its spec changed.
+
+    The last (reason, message) always counts as announced (a Ready one too, such as Paused); the
+    failures count until the object is Ready again, when one that comes back is news again.
+    """
+
+    #: Enough for the failures one episode alternates between; the oldest is forgotten first.
+    LIMIT = 16
+
+    def __init__(self, generation: Any) -> None:
+        self.generation = generation
+        self._last: tuple[Any, Any] | None = None
+        self._failures: dict[tuple[Any, Any], None] = {}
+
+    def __contains__(self, pair: object) -> bool:
+        return pair == self._last or pair in self._failures
+
+    def saw(self, pair: tuple[Any, Any], ready: bool) -> None:
+        self._last = pair
+        if ready:
+            self._failures.clear()
+            return
+        self._failures.pop(pair, None)
+        self._failures[pair] = None
+        while len(self._failures) > self.LIMIT:
+            del self._failures[next(iter(self._failures))]
+
+
+def _episode(uid: str, generation: Any, recorded: Mapping[str, Any] | None) -> _Episode:
+    episode = _episodes.get(uid) if uid else None
+    if episode is None or episode.generation != generation:
+        # First sight in this process (a restart), or a new spec: what the Ready condition shows now was
+        # announced already; failures an older spec met before it are news again. Later, the body is not
+        # read again: a timer's body may predate what the last pass wrote.
+        episode = _Episode(generation)
+        if recorded:
+            episode.saw((recorded.get("reason"), recorded.get("message")), recorded.get("status") == "True")
+        if uid:
+            _episodes[uid] = episode
+    return episode
+
+
+#: Per object uid, what this process saw it fail with since it was last Ready; forgotten with the object.
+_episodes: dict[str, _Episode] = {}
 
 
 def raise_for_retry(outcome: Outcome) -> None:
@@ -155,4 +197,4 @@ async def run_pass(
     if deleting:
         rt.forget(kind, uid)
         metrics.forget_object(kind, body.metadata.namespace or "", body.metadata.name or "")
-        _last_ready.pop(uid, None)
+        _episodes.pop(uid, None)
