@@ -44,6 +44,8 @@ VALIDATION_SECONDS = 3
 #: The operator meets the realistic emulator at a fiftieth of real time: provisioning 120 s -> 2.4 s,
 #: read lag 5 s -> 0.1 s, delete linger 30 s -> 0.6 s, IAM propagation 60 s -> 1.2 s.
 TIME_SCALE = 0.02
+#: Seconds a teardown waits for the operator's deletions while none of them completes.
+STALLED_DELETION = 15.0
 AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -220,8 +222,17 @@ class World:
                 with contextlib.suppress(ApiException):
                     self.delete(plural, name)
             deadline = time.monotonic() + (timeout if operator_up else 0)
-            while names and time.monotonic() < deadline:
-                names = [name for name in names if self.get(plural, name) is not None]
+            stalled_at = time.monotonic() + STALLED_DELETION
+            while names and time.monotonic() < min(deadline, stalled_at):
+                left = {name: obj for name in names if (obj := self.get(plural, name)) is not None}
+                if len(left) < len(names):
+                    stalled_at = time.monotonic() + STALLED_DELETION
+                names = list(left)
+                # What the operator says it will not finish (an orphaned connector still uses the integration),
+                # or a deletion that made no progress for a while (the test broke the credentials), is not
+                # waited out: the finalizers go, so the namespace can.
+                if all((condition(obj, "Ready") or {}).get("reason") == "DeletionBlocked" for obj in left.values()):
+                    break
                 time.sleep(0.25)
             for name in names:
                 with contextlib.suppress(ApiException):
