@@ -87,10 +87,21 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["CCLOUD_SANDBOX_RESPONSE_LOG_DIR"] = tempfile.mkdtemp(prefix="ccloud-sandbox-responses-")
 
 
+#: Test folders in the order they are handed out: the ones whose tests take a minute first, so the
+#: parallel workers end on the quick ones instead of one worker finishing a long test alone.
+_FOLDER_ORDER = ("reliability", "operator")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark cluster tests `controlplane`; move `run_last` tests to the end, keeping their order."""
+    """Mark cluster tests `controlplane`; long folders first; `run_last` tests at the end, keeping their order."""
     mark_cluster_tests(items)
+    items.sort(key=_folder_rank)
     order_run_last(items)
+
+
+def _folder_rank(item: pytest.Item) -> int:
+    folder = item.path.parent.name
+    return _FOLDER_ORDER.index(folder) if folder in _FOLDER_ORDER else len(_FOLDER_ORDER)
 
 
 # -- the cluster ----------------------------------------------------------------
