@@ -67,8 +67,17 @@ def test_an_integration_deleted_outside_under_403_is_registered_again_and_its_id
         MC, "gone-sink", lambda o: o["status"].get("providerIntegrationId") == new_id, "the new id in the connector"
     )
     assert sink["status"]["providerIntegrationId"] == new_id
-    config = httpx.get(connectors_url(world, "/gone-sink/config"), auth=world.info.basic_auth).json()
-    assert config["provider.integration.id"] == new_id
+    # Confluent's reads trail its writes (the emulator's read lag): the PUT shows within moments.
+    wait_until(
+        lambda: (
+            httpx.get(connectors_url(world, "/gone-sink/config"), auth=world.info.basic_auth).json()[
+                "provider.integration.id"
+            ]
+            == new_id
+        ),
+        "Confluent to show the new integration id in the connector's config",
+        timeout=10,
+    )
     world.wait_condition(MC, "gone-sink", "Ready", "True", timeout=60)
     assert [i["id"] for i in world.admin.state()["integrations"].values()] == [new_id]
 
