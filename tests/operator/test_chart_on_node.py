@@ -257,9 +257,13 @@ def test_the_charts_deployment_runs_the_operator_on_a_node_reconciles_both_kinds
         world.create(MANAGED_CONNECTORS, "orders-sink-2", s3_sink_spec(world, "s3", "node-e2e"))
         second_connector = world.wait_condition(MANAGED_CONNECTORS, "orders-sink-2", "Ready", "True", timeout=120)
         assert second_connector["status"]["connectorId"] != connector["status"]["connectorId"]
+        # Read from the new leader; the deleted pod's endpoint may linger in kube-proxy's rules meanwhile.
         wait_until(
-            lambda: _metric(_scrape(service), "ccloud_operator_resources", kind="ManagedConnector", ready="true") == 2,
-            "the replacement to count both connectors Ready",
+            lambda: (
+                (found := from_the_leader()) is not None
+                and _metric(found, "ccloud_operator_resources", kind="ManagedConnector", ready="true") == 2
+            ),
+            "the new leader to count both connectors Ready",
             timeout=60,
         )
 
