@@ -117,6 +117,21 @@ def test_request_log_records_and_resets_without_credentials(
     assert admin.requests() == []
 
 
+def test_a_refused_expanded_list_is_logged_as_the_operation_that_declares_expand(
+    api: httpx.Client, info: EmulatorInfo, admin: SandboxAdmin
+) -> None:
+    # The conformance check judges each logged request by its operation's declared parameters.
+    admin.clear_requests()
+    for environment in (info.environment_id, "env-doesnotexist1"):
+        api.get(
+            f"/connect/v1/environments/{environment}/clusters/{info.kafka_cluster_id}/connectors",
+            params={"expand": "id,info,status"},
+        )
+    records = admin.requests("/connect/")
+    assert [r["status"] >= 400 for r in records] == [False, True]
+    assert {r["operation_id"] for r in records} == {"listConnectv1ConnectorsWithExpansions"}
+
+
 def test_unknown_fault_setting_is_refused(admin: SandboxAdmin) -> None:
     with pytest.raises(httpx.HTTPStatusError) as refused:
         admin.set_faults(error_rate_418=0.5)

@@ -216,14 +216,16 @@ def _checked_config(request: web.Request, name: str, config: Any, environment_id
 @operation("listConnectv1Connectors")
 async def list_connectors(request: web.Request) -> web.StreamResponse:
     """GET .../connectors, and with `?expand=id,info,status` the expanded map."""
+    expand = {part.strip() for part in request.query.get("expand", "").split(",") if part.strip()}
+    expand &= {"id", "info", "status"}
+    if expand:
+        # Before the scope check: a refused list with `expand` is still the operation that declares it.
+        request[OPERATION_OVERRIDE] = "listConnectv1ConnectorsWithExpansions"
     environment_id, cluster_id = _operable_scope(request)
     prefix = SandboxState.connector_slot(environment_id, cluster_id, "")
     seen = [entry for slot, entry in sandbox_of(request).connector_reads.visible() if slot.startswith(prefix)]
-    expand = {part.strip() for part in request.query.get("expand", "").split(",") if part.strip()}
-    expand &= {"id", "info", "status"}
     if not expand:
         return json_response([entry["info"]["name"] for entry in seen])
-    request[OPERATION_OVERRIDE] = "listConnectv1ConnectorsWithExpansions"
     expanded = {entry["info"]["name"]: {part: entry[part] for part in sorted(expand)} for entry in seen}
     return json_response(expanded)
 
