@@ -124,10 +124,13 @@ class InClusterOperator:
         return _ready_pod(self.core, self.namespace) is not None
 
     def metrics(self) -> str:
-        """Every replica's /metrics, read through the chart's Service's endpoints (the no-leak check reads them)."""
+        """Every Ready replica's /metrics, read from its pod (the no-leak check reads them). A pod that is
+        Running but not Ready may not listen yet (the Deployment's replacement for a deleted pod), nor
+        may one that is terminating."""
         texts = []
         for pod in _operator_pods(self.core, self.namespace):
-            if pod.status.pod_ip and pod.status.phase == "Running":
+            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+            if pod.status.pod_ip and pod.status.phase == "Running" and ready and not pod.metadata.deletion_timestamp:
                 port = next(p.container_port for c in pod.spec.containers for p in c.ports or [] if p.name == "metrics")
                 texts.append(httpx.get(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5).text)
         return "\n".join(texts)
