@@ -124,16 +124,31 @@ class InClusterOperator:
         return _ready_pod(self.core, self.namespace) is not None
 
     def metrics(self) -> str:
-        """Every Ready replica's /metrics, read from its pod (the no-leak check reads them). A pod that is
-        Running but not Ready may not listen yet (the Deployment's replacement for a deleted pod), nor
-        may one that is terminating."""
-        texts = []
-        for pod in _operator_pods(self.core, self.namespace):
-            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-            if pod.status.pod_ip and pod.status.phase == "Running" and ready and not pod.metadata.deletion_timestamp:
+        """Every Ready replica's /metrics, read from its pod (the no-leak check reads them).
+
+        A pod can show Ready for a probe period after its container exited (a restart), and refuse
+        meanwhile: the read is tried again until every Ready replica answers. Restarts are printed, so a
+        failing run says whether one happened."""
+
+        def every_replica() -> str | None:
+            texts = []
+            for pod in _operator_pods(self.core, self.namespace):
+                ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+                if (
+                    not (pod.status.pod_ip and pod.status.phase == "Running" and ready)
+                    or pod.metadata.deletion_timestamp
+                ):
+                    continue
                 port = next(p.container_port for c in pod.spec.containers for p in c.ports or [] if p.name == "metrics")
-                texts.append(httpx.get(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5).text)
-        return "\n".join(texts)
+                try:
+                    texts.append(httpx.get(f"http://{pod.status.pod_ip}:{port}/metrics", timeout=5).text)
+                except httpx.ConnectError:
+                    restarts = [s.restart_count for s in pod.status.container_statuses or []]
+                    print(f"{pod.metadata.name} refused /metrics (container restarts: {restarts})")
+                    return None
+            return "\n".join(texts)
+
+        return wait_until(every_replica, "every Ready replica to answer /metrics", timeout=60)
 
     def stop(self) -> None:
         """The Deployment owns the pod; helm uninstall (or the namespace) ends it."""
