@@ -210,7 +210,8 @@ class World:
 
     def delete_everything(self, timeout: float = 45.0) -> None:
         """Delete every object of the namespace, connectors first, and wait while the operator finalizes
-        them; what is left after `timeout` (an operator that is down or cannot reach Confluent) loses its
+        them; what is left after `timeout`, after STALLED_DELETION seconds with none finished (an operator
+        that is down or cannot reach Confluent), or once all left report DeletionBlocked, loses its
         finalizers, so the namespace can go."""
         operator_up = self.operator is not None and self.operator.running()
         for plural in (MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS):

@@ -1,8 +1,8 @@
 """One object's passes: a timer's pass that waited behind the finalizer does not bring back what it deleted.
 
-kopf stops an object's timers alongside its delete handler, not before it, and a timer's pass reads the
-live body. The leak this pins was seen on a node: a validation pass waited for the object's lock while
-the finalizer deleted the IAM role, then found the role missing and created it again.
+kopf stops an object's timers alongside its delete handler, not before it (kopf's processing.py says so),
+and a timer's pass reads the live body. Without the check, a validation pass that waited for the object's
+lock while the finalizer deleted the IAM role would find the role missing and create it again.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ def current() -> Any:
     runtime._current = previous
 
 
-def _body(uid: str) -> kopf.Body:
-    return kopf.Body({"kind": "ProviderIntegration", "metadata": {"uid": uid, "name": "s3", "namespace": "team"}})
+def _raw(uid: str) -> dict[str, Any]:
+    return {"kind": "ProviderIntegration", "metadata": {"uid": uid, "name": "s3", "namespace": "team"}}
 
 
 async def test_a_pass_queued_behind_the_finalizer_does_nothing_once_the_live_body_shows_the_deletion(
     current: runtime.Runtime,
 ) -> None:
-    raw: dict[str, Any] = {"kind": "ProviderIntegration", "metadata": {"uid": "u1", "name": "s3", "namespace": "team"}}
+    raw = _raw("u1")
     live = kopf.Body(raw)  # kopf's live body: a view that later events update in place
     passes: list[str] = []
 
@@ -63,5 +63,5 @@ async def test_a_pass_queued_behind_the_finalizer_does_nothing_once_the_live_bod
 
     # The finalizer's own pass runs on the same body, and an ordinary pass on a body not being deleted runs.
     await run_pass(PROVIDER_INTEGRATION_KIND, live, kopf.Patch(), lambda: work("finalize"), deleting=True)
-    await run_pass(PROVIDER_INTEGRATION_KIND, _body("u2"), kopf.Patch(), lambda: work("reconcile"))
+    await run_pass(PROVIDER_INTEGRATION_KIND, kopf.Body(_raw("u2")), kopf.Patch(), lambda: work("reconcile"))
     assert passes == ["finalize", "reconcile"]
