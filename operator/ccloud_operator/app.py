@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ccloud_operator import events, memory, runtime
 from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
-from ccloud_operator.handlers import managed_connector, provider_integration, secrets
+from ccloud_operator.handlers import managed_connector, provider_integration, resync, secrets
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
 from ccloud_operator.settings import OperatorSettings
@@ -25,6 +25,8 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
     """A kopf registry holding every handler, configured from the settings; a start-up that finds the
     settings unusable appends why to `startup_errors` before kopf stops."""
     registry = kopf.OperatorRegistry()
+    loop = resync.ResyncLoop(max_in_flight=config.max_concurrent_reconciles)
+    resyncing: list[asyncio.Task[None]] = []
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -43,6 +45,8 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         except runtime.StartupError as error:
             startup_errors.append(str(error))
             raise kopf.PermanentError(str(error)) from error
+        # Started here, inside kopf's context, so the passes it runs can post Events as handlers do.
+        resyncing.append(asyncio.create_task(loop.run(runtime.current().kube), name="resync loop"))
         logger.info("Operator started; Confluent API at %s", config.confluent_url)
 
     @kopf.on.login(registry=registry)
@@ -56,12 +60,15 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(**_: Any) -> None:
+        for task in resyncing:
+            task.cancel()
+        await asyncio.gather(*resyncing, return_exceptions=True)
         await runtime.stop()
         logger.info("Operator stopped")
 
     shard = config.shard()
-    provider_integration.register(registry, config.validation_interval, shard.when())
-    managed_connector.register(registry, config.resync_interval, shard.when())
+    provider_integration.register(registry, loop, config.validation_interval, shard.when())
+    managed_connector.register(registry, loop, config.resync_interval, shard.when())
     secrets.register(registry, shard)
     return registry
 

@@ -41,6 +41,8 @@ class KubeGateway(Protocol):
 
     async def annotate(self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]) -> None: ...
 
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+
 
 class KubeApiError(Exception):
     """The API server answered an error status."""
@@ -185,6 +187,19 @@ class KubernetesGateway:
                 "PATCH",
                 _custom_path(namespace, plural, name),
                 body={"metadata": {"annotations": annotations}},
+                content_type="application/merge-patch+json",
+            )
+        except KubeApiError as exc:
+            if exc.status != 404:
+                raise
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """A merge patch of the status subresource (a null removes a field); an object gone is no error."""
+        try:
+            await self.api.request(
+                "PATCH",
+                f"{_custom_path(namespace, plural, name)}/status",
+                body={"status": status},
                 content_type="application/merge-patch+json",
             )
         except KubeApiError as exc:

@@ -1,8 +1,9 @@
-"""One object's passes: a timer's pass that waited behind the finalizer does not bring back what it deleted.
+"""One object's passes: a resync's pass that waited behind the finalizer does not bring back what it deleted.
 
-kopf stops an object's timers alongside its delete handler, not before it (kopf's processing.py says so),
-and a timer's pass reads the live body. Without the check, a validation pass that waited for the object's
-lock while the finalizer deleted the IAM role would find the role missing and create it again.
+A periodic pass (once kopf's timers, which kopf stops alongside the delete handler, not before it; now the
+resync loop, which cannot stop a pass already waiting for the lock) reads the live body. Without the
+check, a validation pass that waited for the object's lock while the finalizer deleted the IAM role
+would find the role missing and create it again.
 """
 
 from __future__ import annotations

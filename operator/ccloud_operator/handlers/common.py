@@ -100,7 +100,7 @@ def _episode(uid: str, generation: Any, recorded: Mapping[str, Any] | None) -> _
     if episode is None or episode.generation != generation:
         # First sight in this process (a restart), or a new spec: what the Ready condition shows now was
         # announced already; failures an older spec met before it are news again. Later, the body is not
-        # read again: a timer's body may predate what the last pass wrote.
+        # read again: a resync's body may predate what the last pass wrote.
         episode = _Episode(generation)
         if recorded:
             episode.saw((recorded.get("reason"), recorded.get("message")), recorded.get("status") == "True")
@@ -126,7 +126,7 @@ def invalid_spec(body: kopf.Body, patch: kopf.Patch, error: pydantic.ValidationE
         f"{'.'.join(str(p) for p in item['loc']) or 'spec'}: {item['msg']}" for item in error.errors(include_url=False)
     )
     message = f"the spec is invalid: {problems}"
-    # Through the Outcome, so the Warning is posted once: the timers meet the same spec again and again.
+    # Through the Outcome, so the Warning is posted once: the resyncs meet the same spec again and again.
     outcome = Outcome(
         conditions=[
             Condition(READY, False, "InvalidSpec", message),
@@ -185,9 +185,9 @@ async def run_pass(
         # The object's own lock first: a pass queued behind its own object's holds no slot meanwhile.
         async with rt.lock(uid), rt.active:
             if not deleting and body.metadata.deletion_timestamp:
-                # A timer's pass that queued behind the finalizer (kopf stops timers alongside the delete
-                # handler, not before it): its live body shows the deletion. Reconciling now would create
-                # again what the finalizer has just deleted, and nothing would ever delete it.
+                # A resync's pass that queued behind the finalizer (nothing stops a pass already waiting
+                # for the lock): its live body shows the deletion. Reconciling now would create again
+                # what the finalizer has just deleted, and nothing would ever delete it.
                 return
             outcome = await work()
         apply_outcome(body, patch, outcome)

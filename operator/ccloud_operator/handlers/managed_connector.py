@@ -15,6 +15,7 @@ from ccloud_operator.constants import (
     MANAGED_CONNECTORS,
     VERSION,
 )
+from ccloud_operator.handlers import resync as resync_loop
 from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
 from ccloud_operator.models.common import DeletionPolicy
@@ -98,13 +99,18 @@ async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
     )
 
 
-def register(registry: kopf.OperatorRegistry, resync_interval: float, when: Callable[..., bool] | None = None) -> None:
-    """Attach the handlers to a kopf registry; ``when`` keeps them to this shard's objects."""
+def register(
+    registry: kopf.OperatorRegistry,
+    loop: resync_loop.ResyncLoop,
+    resync_interval: float,
+    when: Callable[..., bool] | None = None,
+) -> None:
+    """Attach the handlers to a kopf registry and the periodic resync to the loop; ``when`` keeps them
+    to this shard's objects."""
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
-    kopf.timer(
-        *resource, registry=registry, id="resync", interval=resync_interval, initial_delay=resync_interval, when=when
-    )(resync)
+    loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync)
+    resync_loop.register(registry, loop, MANAGED_CONNECTORS, when)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(record_claim)

@@ -17,6 +17,7 @@ from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS,
     VERSION,
 )
+from ccloud_operator.handlers import resync
 from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
 from ccloud_operator.models.common import DeletionPolicy
@@ -113,20 +114,18 @@ async def wake_connectors(body: kopf.Body, type: str | None, integration_users: 
 
 
 def register(
-    registry: kopf.OperatorRegistry, validation_interval: float, when: Callable[..., bool] | None = None
+    registry: kopf.OperatorRegistry,
+    loop: resync.ResyncLoop,
+    validation_interval: float,
+    when: Callable[..., bool] | None = None,
 ) -> None:
-    """Attach the handlers to a kopf registry; ``when`` keeps them to this shard's objects."""
+    """Attach the handlers to a kopf registry and the periodic validation to the loop; ``when`` keeps
+    them to this shard's objects."""
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
-    kopf.timer(
-        *resource,
-        registry=registry,
-        id="validate",
-        interval=validation_interval,
-        initial_delay=validation_interval,
-        when=when,
-    )(reconcile)
+    loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
+    resync.register(registry, loop, PROVIDER_INTEGRATIONS, when)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
     kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(wake_connectors)  # type: ignore[arg-type]

@@ -203,7 +203,7 @@ class ManagedConnectorReconciler:
     async def reconcile(self, resource: ConnectorRef, spec: ManagedConnectorSpec, *, trigger: Trigger) -> Outcome:
         """One pass. A change reads the cluster's list fresh; a poll accepts one up to a quarter of its own
         poll delay old (at most 10 s: a poll that reads a list half a minute old, of a service whose reads
-        already trail its writes, sees nothing new) and the resync timer one up to an interval old, so N
+        already trail its writes, sees nothing new) and the periodic resync one up to an interval old, so N
         connectors of a cluster polling or resyncing together cost one read, not N."""
         outcome = Outcome()
         name = spec.effective_connector_name(resource.name)
@@ -220,7 +220,7 @@ class ManagedConnectorReconciler:
                 Condition(SYNCED, True, "ReconcileSuccess", "waiting for a dependency"),
             ]
             # Not a retry: the integration's handler annotates this object when it becomes Ready,
-            # which starts a new pass at once (and the resync timer is the fallback).
+            # which starts a new pass at once (and the periodic resync is the fallback).
             outcome.finished = True
         except Exception as error:  # classified once, in outcome.classify; unknown errors propagate
             outcome.record_failure(error, roles_hint=CONNECTOR_ROLES_HINT)
@@ -596,7 +596,7 @@ class ManagedConnectorReconciler:
         if state == "PAUSED" and paused_wanted:
             ready = Condition(READY, True, "Paused", "the connector is paused as spec.state asks")
         elif state == "FAILED":
-            # Failed is where polling ends: the resync timer keeps watching, and a restart the policy
+            # Failed is where polling ends: the periodic resync keeps watching, and a restart the policy
             # scheduled has already set retry_after.
             ready = Condition(READY, False, "Failed", observed.trace or "the connector failed")
         elif state == "DEGRADED":

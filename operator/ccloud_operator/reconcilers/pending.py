@@ -1,7 +1,7 @@
 """What this process created, by object uid, beside what the object's body says.
 
 kopf hands each pass the object as it was when its event arrived. Passes of one object run one after
-another, so a pass queued behind the one that created something (a timer's, say) holds a body from
+another, so a pass queued behind the one that created something (a resync's, say) holds a body from
 before the create-pending marker and the recorded id were written, and would create again. This
 memory closes that window; the annotation and the status stay the record that survives a restart.
 """

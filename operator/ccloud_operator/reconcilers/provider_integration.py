@@ -1,6 +1,6 @@
 """ProviderIntegration: the IAM role, the Confluent integration, the trust policy, validation, deletion.
 
-One pass of ``reconcile`` serves create, update, resume and the validation timer alike: it observes
+One pass of ``reconcile`` serves create, update, resume and the periodic validation alike: it observes
 Confluent and AWS, writes only what differs, and reports what it saw. Every step is safe to repeat
 after a crash at any line:
 

@@ -1,0 +1,199 @@
+"""One resync loop for every object of this process, instead of one kopf timer per object.
+
+A kopf timer holds, for each object, the latest body the watch delivered (managedFields, kopf's
+last-handled-configuration and kubectl's last-applied-configuration included: about 22 KiB) and a
+task with its own state (about 30 KiB more), for an object that is idle between two resyncs. Here an
+object costs a slim copy of the fields a pass reads and one entry in a heap; and the passes are spread
+over the interval instead of all firing together one interval after the operator started.
+
+The loop runs the same handler passes the timers ran, through ``run_pass`` (the object's lock, the
+semaphore of passes at once, the Outcome written back), and applies the patch kopf would have applied:
+the status through the status subresource, annotations through the object. A pass that asks to come
+back (kopf's TemporaryError) is run again after its delay, as kopf ran a timer's retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import heapq
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import kopf
+
+from ccloud_operator.constants import GROUP, KOPF_PREFIX, VERSION
+from ccloud_operator.kube import KubeApiError, KubeGateway
+
+logger = logging.getLogger(__name__)
+
+#: A handler pass as kopf calls it: ``body`` and ``patch`` keywords.
+Pass = Callable[..., Awaitable[None]]
+
+#: What an unexpected error waits before the object's next pass, at most (kopf's own default for a
+#: handler error is 60 s).
+ERROR_DELAY_SECONDS = 60.0
+
+#: Annotations no pass reads, each a full copy of the object: left out of the slim copy.
+_BULKY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+_METADATA_KEPT = ("name", "namespace", "uid", "generation", "creationTimestamp", "deletionTimestamp")
+
+
+def slim(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a pass reads (identity, annotations, spec, status): not managedFields, not kopf's own
+    annotations, not kubectl's copy of the object."""
+    metadata = body.get("metadata") or {}
+    annotations = {
+        key: value
+        for key, value in (metadata.get("annotations") or {}).items()
+        if not key.startswith(f"{KOPF_PREFIX}/") and key not in _BULKY_ANNOTATIONS
+    }
+    kept = {key: metadata[key] for key in _METADATA_KEPT if key in metadata}
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {**kept, "annotations": annotations},
+        "spec": body.get("spec") or {},
+        "status": body.get("status") or {},
+    }
+
+
+def spread(uid: str) -> float:
+    """A fraction in [0.5, 1) fixed per object: its first resync comes after this much of an interval,
+    so objects seen together (at start-up, after a bulk apply) do not all resync together."""
+    return 0.5 + int.from_bytes(hashlib.sha256(uid.encode()).digest()[:4], "big") / 2**33
+
+
+@dataclass
+class _Kind:
+    plural: str
+    interval: float
+    run: Pass
+
+
+@dataclass
+class _Tracked:
+    kind: str
+    #: Updated in place by every watch event, so a pass that waited for the object's lock reads the
+    #: latest (a deletion that began meanwhile, above all).
+    raw: dict[str, Any]
+    due: float = 0.0
+
+
+class ResyncLoop:
+    """Runs each tracked object's periodic pass, one interval after its last one."""
+
+    def __init__(self, max_in_flight: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+        self._kinds: dict[str, _Kind] = {}
+        self._tracked: dict[str, _Tracked] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._passes: set[asyncio.Task[None]] = set()
+        self._clock = clock
+        self._kube: KubeGateway | None = None
+
+    def add_kind(self, kind: str, plural: str, interval: float, run: Pass) -> None:
+        self._kinds[kind] = _Kind(plural, interval, run)
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def track(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        """A watch event: remember the object's latest fields; schedule its first pass when new; stop
+        resyncing it once it is being deleted (its finalizer does the rest)."""
+        metadata = body.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        kind = str(body.get("kind") or "")
+        if not uid or kind not in self._kinds:
+            return
+        tracked = self._tracked.get(uid)
+        if tracked is not None:
+            fresh = slim(body)
+            tracked.raw.clear()
+            tracked.raw.update(fresh)
+        if deleted or metadata.get("deletionTimestamp"):
+            self._tracked.pop(uid, None)
+            return
+        if tracked is None:
+            tracked = self._tracked[uid] = _Tracked(kind, slim(body))
+            self._schedule(uid, tracked, self._kinds[kind].interval * spread(uid))
+
+    def _schedule(self, uid: str, tracked: _Tracked, delay: float) -> None:
+        tracked.due = self._clock() + delay
+        heapq.heappush(self._heap, (tracked.due, uid))
+        if self._heap[0][1] == uid:
+            self._wakeup.set()
+
+    async def run(self, kube: KubeGateway) -> None:
+        """Forever: start the passes that are due, at most ``max_in_flight`` at once."""
+        self._kube = kube
+        try:
+            while True:
+                self._wakeup.clear()
+                now = self._clock()
+                while self._heap and self._heap[0][0] <= now:
+                    due, uid = heapq.heappop(self._heap)
+                    tracked = self._tracked.get(uid)
+                    if tracked is None or tracked.due != due:
+                        continue  # forgotten, or rescheduled since: a stale heap entry
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._pass(uid, tracked), name=f"resync {uid}")
+                    self._passes.add(task)
+                    task.add_done_callback(self._finished)
+                timeout = self._heap[0][0] - self._clock() if self._heap else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+        finally:
+            for task in self._passes:
+                task.cancel()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._passes.discard(task)
+        self._slots.release()
+
+    async def _pass(self, uid: str, tracked: _Tracked) -> None:
+        kind = self._kinds[tracked.kind]
+        body = kopf.Body(cast(kopf.RawBody, tracked.raw))
+        patch = kopf.Patch()
+        delay = kind.interval
+        try:
+            await kind.run(body=body, patch=patch, retry=0)
+        except kopf.TemporaryError as error:
+            delay = error.delay if error.delay is not None else kind.interval
+        except kopf.PermanentError:
+            pass  # reported on the object by the pass; the next interval meets the same spec again
+        except Exception:
+            logger.exception("Resync of %s %s failed", tracked.kind, uid)
+            delay = min(kind.interval, ERROR_DELAY_SECONDS)
+        await self._apply(kind.plural, body, patch)
+        if self._tracked.get(uid) is tracked:
+            self._schedule(uid, tracked, delay)
+
+    async def _apply(self, plural: str, body: kopf.Body, patch: kopf.Patch) -> None:
+        """Write what the pass decided, as kopf writes a handler's patch: an object deleted meanwhile
+        is not an error."""
+        assert self._kube is not None
+        namespace, name = body.metadata.namespace or "", body.metadata.name or ""
+        try:
+            if patch.get("status"):
+                await self._kube.patch_status(plural, namespace, name, dict(patch["status"]))
+            annotations = (patch.get("metadata") or {}).get("annotations")
+            if annotations:
+                await self._kube.annotate(plural, namespace, name, dict(annotations))
+        except KubeApiError as error:
+            # The next pass decides again from what it reads; nothing here is lost for good.
+            logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
+
+
+def register(registry: kopf.OperatorRegistry, loop: ResyncLoop, plural: str, when: Callable[..., bool] | None) -> None:
+    """Feed the loop from the watch of one kind (``when`` keeps it to this shard's objects)."""
+
+    async def track(body: kopf.Body, type: str | None, **_: Any) -> None:
+        loop.track(body, deleted=type == "DELETED")
+
+    kopf.on.event(GROUP, VERSION, plural, registry=registry, id="resync-track", when=when)(track)

@@ -1,0 +1,202 @@
+"""The resync loop that replaced one kopf timer per object: when passes run, what they write, and when
+they stop. Pure logic with a recording gateway; the suites under tests/operator run it against the
+real API server."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from ccloud_operator.handlers.resync import ResyncLoop, slim, spread
+
+KIND = "ManagedConnector"
+PLURAL = "managedconnectors"
+
+
+class RecordingGateway:
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str, str, str, dict[str, Any]]] = []
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.writes.append(("status", plural, namespace, name, status))
+
+    async def annotate(self, plural: str, namespace: str, name: str, annotations: dict[str, Any]) -> None:
+        self.writes.append(("annotations", plural, namespace, name, annotations))
+
+
+def body(uid: str, **metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "ccloud.operator.dev/v1alpha1",
+        "kind": KIND,
+        "metadata": {"uid": uid, "name": f"c-{uid}", "namespace": "team", **metadata},
+        "spec": {"state": "RUNNING"},
+        "status": {"connectorName": f"c-{uid}"},
+    }
+
+
+async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def running(loop: ResyncLoop, gateway: RecordingGateway, check: Callable[[], Awaitable[None]]) -> None:
+    task = asyncio.create_task(loop.run(gateway))  # type: ignore[arg-type]
+    try:
+        await check()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_each_object_is_resynced_no_sooner_than_its_spread_and_its_patch_is_written() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    passes: dict[str, list[float]] = {"a": [], "b": []}
+
+    async def run(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        passes[body.metadata.uid or ""].append(time.monotonic())
+        patch.status["observed"] = len(passes[body.metadata.uid or ""])
+        patch.metadata.annotations["ccloud.operator.dev/create-pending"] = None
+
+    interval = 0.2
+    loop.add_kind(KIND, PLURAL, interval, run)
+    tracked_at = time.monotonic()
+    loop.track(body("a"))
+    loop.track(body("b"))
+
+    async def check() -> None:
+        await wait_for(lambda: all(len(times) >= 3 for times in passes.values()))
+
+    await running(loop, gateway, check)
+    for uid, times in passes.items():
+        assert times[0] - tracked_at >= interval * spread(uid)
+        assert all(later - earlier >= interval for earlier, later in itertools.pairwise(times))
+    assert ("status", PLURAL, "team", "c-a", {"observed": 1}) in gateway.writes
+    assert ("annotations", PLURAL, "team", "c-b", {"ccloud.operator.dev/create-pending": None}) in gateway.writes
+
+
+async def test_a_pass_that_asks_to_come_back_runs_again_after_its_delay_not_an_interval() -> None:
+    loop = ResyncLoop()
+    passes: list[float] = []
+
+    async def run(**_: Any) -> None:
+        passes.append(time.monotonic())
+        if len(passes) == 1:
+            raise kopf.TemporaryError("still provisioning", delay=0.05)
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    loop.track(body("a"))
+    loop._schedule("a", loop._tracked["a"], 0.0)  # its first resync now rather than in half an hour
+    # A second pass within the wait can only come from the retry's delay, the interval being an hour.
+    await running(loop, RecordingGateway(), lambda: wait_for(lambda: len(passes) >= 2))
+    assert passes[1] - passes[0] >= 0.05
+    assert len(passes) == 2
+
+
+async def test_errors_do_not_stop_an_objects_resyncs() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    calls: list[str] = []
+
+    async def run(**_: Any) -> None:
+        calls.append("pass")
+        if len(calls) == 1:
+            raise kopf.PermanentError("the spec is invalid")
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+
+    loop.add_kind(KIND, PLURAL, 0.05, run)
+    loop.track(body("a"))
+    await running(loop, gateway, lambda: wait_for(lambda: len(calls) >= 3))
+
+
+async def test_a_deletion_reaches_the_pass_in_flight_and_ends_the_resyncs() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    started = asyncio.Event()
+    proceed = asyncio.Event()
+    seen: list[Any] = []
+
+    async def run(body: kopf.Body, **_: Any) -> None:
+        started.set()
+        await proceed.wait()  # as a pass waits for the object's lock behind the finalizer
+        seen.append(body.metadata.deletion_timestamp)
+
+    loop.add_kind(KIND, PLURAL, 0.05, run)
+    loop.track(body("a"))
+
+    async def check() -> None:
+        await asyncio.wait_for(started.wait(), 5)
+        loop.track(body("a", deletionTimestamp="2026-12-03T12:00:00Z"))
+        proceed.set()
+        await wait_for(lambda: len(seen) == 1)
+        assert len(loop) == 0
+        await asyncio.sleep(0.3)  # six intervals: a resync still scheduled would have run by now
+
+    await running(loop, gateway, check)
+    assert seen == ["2026-12-03T12:00:00Z"]
+
+
+async def test_an_object_deleted_from_the_cluster_is_forgotten() -> None:
+    loop = ResyncLoop()
+    passes: list[str] = []
+
+    async def run(**_: Any) -> None:
+        passes.append("pass")
+
+    loop.add_kind(KIND, PLURAL, 0.05, run)
+    loop.track(body("a"))
+    loop.track(body("a"), deleted=True)
+    loop.track({**body("b"), "kind": "Secret"})  # not a kind the loop resyncs
+    assert len(loop) == 0
+    await running(loop, RecordingGateway(), lambda: asyncio.sleep(0.2))
+    assert passes == []
+
+
+async def test_no_more_passes_at_once_than_the_limit() -> None:
+    loop = ResyncLoop(max_in_flight=2)
+    gateway = RecordingGateway()
+    active = 0
+    most = 0
+    done = 0
+
+    async def run(**_: Any) -> None:
+        nonlocal active, most, done
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        done += 1
+
+    loop.add_kind(KIND, PLURAL, 0.01, run)
+    for uid in "abcde":
+        loop.track(body(uid))
+    await running(loop, gateway, lambda: wait_for(lambda: done >= 10))
+    assert most == 2
+
+
+def test_the_slim_copy_keeps_what_passes_read_and_drops_the_bulk() -> None:
+    raw = body("a", generation=3)
+    raw["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    raw["metadata"]["annotations"] = {
+        "kopf.ccloud.operator.dev/last-handled-configuration": "{...}",
+        "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+        "ccloud.operator.dev/restart": "1",
+    }
+    kept = slim(raw)
+    assert kept["metadata"] == {
+        "uid": "a",
+        "name": "c-a",
+        "namespace": "team",
+        "generation": 3,
+        "annotations": {"ccloud.operator.dev/restart": "1"},
+    }
+    assert kept["spec"] == raw["spec"] and kept["status"] == raw["status"]
+    assert (kept["apiVersion"], kept["kind"]) == (raw["apiVersion"], raw["kind"])
