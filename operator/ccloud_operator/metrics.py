@@ -29,6 +29,11 @@ VALIDATIONS = Counter(
     "ProviderIntegration checks run, by check (trustPolicy, permissions, integration) and result.",
     ["check", "result"],
 )
+RESYNCS = Counter(
+    "ccloud_operator_resyncs_total",
+    "Periodic passes (connector resyncs, integration validations) by kind and result.",
+    ["kind", "result"],
+)
 RETRIES = Counter("ccloud_operator_retries_total", "Client-side retries by error class.", ["error"])
 LEADER = Gauge("ccloud_operator_leader", "1 while this process holds its Lease and reconciles; 0 on standby.")
 RESOURCES_READY = Gauge("ccloud_operator_resources", "Resources by kind and Ready condition status.", ["kind", "ready"])

@@ -216,12 +216,9 @@ def test_a_paused_object_makes_no_external_call_and_converges_once_unpaused(worl
         if statement.get("Sid") == TRUST_STATEMENT_SID:
             statement["Condition"]["StringEquals"]["sts:ExternalId"] = "somebody-elses"
     world.moto.client("iam").update_assume_role_policy(RoleName="frozen-role", PolicyDocument=json.dumps(broken))
-    # Three resyncs and three validations later (the timers keep running, and find the objects paused):
-    assert world.operator is not None
-    seen = world.operator.log().count("Timer 'validate' succeeded")
-    wait_until(
-        lambda: world.operator.log().count("Timer 'validate' succeeded") >= seen + 3, "three validations", timeout=30
-    )  # type: ignore[union-attr]
+    # Three resyncs and three validations later (the resync loop keeps running, and finds the objects paused):
+    world.wait_metric_increase("ccloud_operator_resyncs_total", 3, timeout=30, kind="ProviderIntegration")
+    world.wait_metric_increase("ccloud_operator_resyncs_total", 3, timeout=30, kind="ManagedConnector")
     assert world.metric("ccloud_operator_external_calls_total") == calls
     assert [r for r in world.admin.requests()] == []
     assert emulator_connector_config(world, "frozen-sink")["time.interval"] == "DAILY"  # the hotfix stays

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
+from prometheus_client import REGISTRY
 
 from ccloud_operator.handlers.resync import ResyncLoop, slim, spread
 
@@ -112,9 +113,14 @@ async def test_errors_do_not_stop_an_objects_resyncs() -> None:
         if len(calls) == 2:
             raise RuntimeError("a bug")
 
+    def counted(result: str) -> float:
+        return REGISTRY.get_sample_value("ccloud_operator_resyncs_total", {"kind": KIND, "result": result}) or 0.0
+
+    before = {result: counted(result) for result in ("invalid", "error")}
     loop.add_kind(KIND, PLURAL, 0.05, run)
     loop.track(body("a"))
     await running(loop, gateway, lambda: wait_for(lambda: len(calls) >= 3))
+    assert {result: counted(result) - before[result] for result in before} == {"invalid": 1.0, "error": 1.0}
 
 
 async def test_a_deletion_reaches_the_pass_in_flight_and_ends_the_resyncs() -> None:

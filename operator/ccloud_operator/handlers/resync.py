@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import heapq
 import logging
@@ -26,6 +27,7 @@ from typing import Any, cast
 
 import kopf
 
+from ccloud_operator import metrics
 from ccloud_operator.constants import GROUP, KOPF_PREFIX, VERSION
 from ccloud_operator.kube import KubeApiError, KubeGateway
 
@@ -96,6 +98,7 @@ class ResyncLoop:
         self._passes: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._kube: KubeGateway | None = None
+        self._context: contextvars.Context | None = None
 
     def add_kind(self, kind: str, plural: str, interval: float, run: Pass) -> None:
         self._kinds[kind] = _Kind(plural, interval, run)
@@ -106,6 +109,10 @@ class ResyncLoop:
     def track(self, body: Mapping[str, Any], deleted: bool = False) -> None:
         """A watch event: remember the object's latest fields; schedule its first pass when new; stop
         resyncing it once it is being deleted (its finalizer does the rest)."""
+        if self._context is None:
+            # kopf lets a handler post Events through context variables it sets in each object's task,
+            # not in the operator's: the passes run in copies of the context of the first event seen.
+            self._context = contextvars.copy_context()
         metadata = body.get("metadata") or {}
         uid = str(metadata.get("uid") or "")
         kind = str(body.get("kind") or "")
@@ -142,7 +149,8 @@ class ResyncLoop:
                     if tracked is None or tracked.due != due:
                         continue  # forgotten, or rescheduled since: a stale heap entry
                     await self._slots.acquire()
-                    task = asyncio.create_task(self._pass(uid, tracked), name=f"resync {uid}")
+                    context = self._context.copy() if self._context is not None else None
+                    task = asyncio.create_task(self._pass(uid, tracked), name=f"resync {uid}", context=context)
                     self._passes.add(task)
                     task.add_done_callback(self._finished)
                 timeout = self._heap[0][0] - self._clock() if self._heap else None
@@ -160,16 +168,17 @@ class ResyncLoop:
         kind = self._kinds[tracked.kind]
         body = kopf.Body(cast(kopf.RawBody, tracked.raw))
         patch = kopf.Patch()
-        delay = kind.interval
+        delay, result = kind.interval, "success"
         try:
             await kind.run(body=body, patch=patch, retry=0)
         except kopf.TemporaryError as error:
-            delay = error.delay if error.delay is not None else kind.interval
+            delay, result = (error.delay if error.delay is not None else kind.interval), "retry"
         except kopf.PermanentError:
-            pass  # reported on the object by the pass; the next interval meets the same spec again
+            result = "invalid"  # reported on the object; the next interval meets the same spec again
         except Exception:
-            logger.exception("Resync of %s %s failed", tracked.kind, uid)
-            delay = min(kind.interval, ERROR_DELAY_SECONDS)
+            logger.exception("Resync of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
+            delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
+        metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
         await self._apply(kind.plural, body, patch)
         if self._tracked.get(uid) is tracked:
             self._schedule(uid, tracked, delay)
