@@ -170,7 +170,7 @@ def run(connectors: int) -> dict[str, Any]:
 
         rows: list[tuple[str, Counter[str], Counter[str], float]] = []
         rows.append(("ProviderIntegration create", *measure(admin, operator, create_integration), 1))
-        time.sleep(INTERVAL)  # let the first validation timer run once before measuring idle
+        time.sleep(INTERVAL)  # let the first periodic validation run once before measuring idle
         rows.append(("idle validation (per interval)", *measure(admin, operator, idle(4)), 4))
         rows.append(("ManagedConnector create", *measure(admin, operator, create_connectors(["c-0"])), 1))
         time.sleep(INTERVAL)
@@ -194,7 +194,7 @@ def run(connectors: int) -> dict[str, Any]:
                 "confluent_writes": writes,
                 "aws_total": aws_total,
             }
-        print(f"(interval = {INTERVAL:g}s for both the resync and the validation timer; idle rows averaged over 4)")
+        print(f"(interval = {INTERVAL:g}s for both the resync and the validation; idle rows averaged over 4)")
     finally:
         if operator is not None:
             operator.stop()

@@ -2,7 +2,7 @@
 
 For each size C (connectors, all in one Kafka cluster) the benchmark applies C S3-sink
 ManagedConnectors on max(1, C / 10) createRole ProviderIntegrations, waits until all are Ready,
-lets one full interval pass (so every object's timer is in its steady rhythm), then counts over
+lets one full interval pass (so every object's periodic pass is in its steady rhythm), then counts over
 ``--intervals`` intervals: Confluent calls, AWS calls, Kubernetes requests, the writes the watch
 saw to the objects (and which fields they changed), reconciles and operator CPU time. The resync
 and validation intervals are set equal, so "one interval" holds one connector resync and one

@@ -4,9 +4,11 @@ For each size N a fresh operator watches a fresh namespace; the benchmark reads 
 is healthy with no objects (the baseline), then applies N / 10 createRole ProviderIntegrations
 and the rest as S3-sink ManagedConnectors (no emulator latency, no rate limit), waits until every
 object is Ready, lets 5 s pass, and reads VmRSS (resident now) and VmHWM (peak resident) from
-``/proc/<pid>/status``. The per-resource figure is (RSS - baseline) / N.
+``/proc/<pid>/status``. The per-resource figure is (RSS - baseline) / N. It reads both again
+``--steady`` seconds after all were Ready (by then the heap was trimmed and every object resynced once):
+the steady state, and the peak of the whole run.
 
-    python -m benchmarks.memory [--sizes 100 500 1000] [--json .state/benchmarks/results/memory.json]
+    python -m benchmarks.memory [--sizes 100 500 1000] [--steady 75] [--json .state/benchmarks/results/memory.json]
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 SETTLE_SECONDS = 5.0
 
 
-def measure(bench: Bench, resources: int, settings: StackSettings, timeout: float) -> dict[str, Any]:
-    """Baseline, apply, wait for Ready, settle, read memory."""
+def measure(bench: Bench, resources: int, settings: StackSettings, timeout: float, steady: float) -> dict[str, Any]:
+    """Baseline, apply, wait for Ready, settle, read memory; read it again ``steady`` s after all Ready."""
     integrations = max(1, resources // 10)
     connectors = resources - integrations
     with bench.run(f"bench-memory-{resources}", settings) as run:
@@ -51,6 +53,11 @@ def measure(bench: Bench, resources: int, settings: StackSettings, timeout: floa
         ready_counts = run.watch.ready_counts()
         waiting = dict(run.watch.reasons())
         loaded = process_memory_kib(run.pid)
+        if ready_seconds is not None:
+            # The first reading holds what the bulk apply left (heap not yet trimmed, passes settling);
+            # this one comes after a heap trim and a resync of every object.
+            time.sleep(max(0.0, steady - SETTLE_SECONDS))
+        later = process_memory_kib(run.pid)
     say(f"{resources} resources: RSS {loaded['VmRSS'] // 1024} MiB (baseline {baseline['VmRSS'] // 1024} MiB)")
     return {
         "resources": resources,
@@ -66,6 +73,9 @@ def measure(bench: Bench, resources: int, settings: StackSettings, timeout: floa
         "peak_rss_kib": loaded["VmHWM"],
         "rss_above_idle_kib": loaded["VmRSS"] - baseline["VmRSS"],
         "kib_per_resource": (loaded["VmRSS"] - baseline["VmRSS"]) / resources,
+        "steady_after_seconds": steady,
+        "steady_rss_kib": later["VmRSS"],
+        "steady_peak_rss_kib": later["VmHWM"],
     }
 
 
@@ -75,13 +85,16 @@ def main() -> None:
         "--sizes", type=int, nargs="+", default=[100, 500, 1000], help="resources (default 100 500 1000)"
     )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for Ready per size")
+    parser.add_argument(
+        "--steady", type=float, default=75.0, help="seconds after all Ready of the second reading (default 75)"
+    )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory.json"))
     args = parser.parse_args()
     settings = StackSettings(provisioning_seconds=1.0, integration_quota=max(100, max(args.sizes) // 10 + 10))
     results: list[dict[str, Any]] = []
     with Bench("memory") as bench:
         for resources in args.sizes:
-            results.append(measure(bench, resources, settings, args.timeout))
+            results.append(measure(bench, resources, settings, args.timeout, args.steady))
             # Written after every size, so a run stopped part-way keeps what it measured.
             write_json(args.json, "memory", {"settings": settings, "results": results})
     rows = [
@@ -91,7 +104,8 @@ def main() -> None:
             r["connectors"],
             r["baseline_rss_kib"] / 1024,
             r["rss_kib"] / 1024,
-            r["peak_rss_kib"] / 1024,
+            r["steady_rss_kib"] / 1024,
+            r["steady_peak_rss_kib"] / 1024,
             r["kib_per_resource"],
             r["ready_seconds"] if r["all_ready"] else f"not all Ready after {r['seconds_waited']:.0f}",
             r["ready_seconds"] / r["resources"] * 1000 if r["all_ready"] else "-",
@@ -100,10 +114,10 @@ def main() -> None:
     ]
     print(
         table(
-            ["N", "P", "C", "idle MiB", "RSS MiB", "peak MiB", "KiB/resource", "ready s", "ms/resource"],
+            ["N", "P", "C", "idle MiB", "RSS MiB", "steady MiB", "peak MiB", "KiB/resource", "ready s", "ms/resource"],
             rows,
-            f"Operator memory after every resource is Ready (+{SETTLE_SECONDS:g} s), or at the timeout; "
-            "no latency, no rate limit",
+            f"Operator memory after every resource is Ready (RSS: +{SETTLE_SECONDS:g} s; steady and peak: "
+            f"+{args.steady:g} s), or at the timeout; KiB/resource from RSS; no latency, no rate limit",
         )
     )
     for r in results:
