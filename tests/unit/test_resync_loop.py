@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.handlers.resync import ResyncLoop, slim, spread
+from ccloud_operator.handlers.resync import ResyncLoop, feeding, slim, spread
 
 KIND = "ManagedConnector"
 PLURAL = "managedconnectors"
@@ -206,3 +206,18 @@ def test_the_slim_copy_keeps_what_passes_read_and_drops_the_bulk() -> None:
     }
     assert kept["spec"] == raw["spec"] and kept["status"] == raw["status"]
     assert (kept["apiVersion"], kept["kind"]) == (raw["apiVersion"], raw["kind"])
+
+
+async def test_the_kinds_watch_event_handler_feeds_the_loop_and_still_runs() -> None:
+    loop = ResyncLoop()
+    loop.add_kind(KIND, PLURAL, 60.0, lambda **_: asyncio.sleep(0))
+    handled: list[str | None] = []
+
+    async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
+        handled.append(type)
+
+    fed = feeding(loop, record_claim)
+    await fed(body=kopf.Body(body("a")), type=None, logger=None)
+    assert (handled, len(loop)) == ([None], 1)
+    await fed(body=kopf.Body(body("a")), type="DELETED", logger=None)
+    assert (handled, len(loop)) == ([None, "DELETED"], 0)

@@ -111,6 +111,5 @@ def register(
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
     loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync)
-    resync_loop.register(registry, loop, MANAGED_CONNECTORS, when)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
-    kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(record_claim)
+    kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(resync_loop.feeding(loop, record_claim))

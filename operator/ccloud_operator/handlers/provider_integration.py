@@ -125,7 +125,6 @@ def register(
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
-    resync.register(registry, loop, PROVIDER_INTEGRATIONS, when)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
-    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(wake_connectors)  # type: ignore[arg-type]
+    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(resync.feeding(loop, wake_connectors))
