@@ -458,6 +458,8 @@ class EmulatorTally:
         self._admin = admin
         self._lock = threading.Lock()
         self._total: Counter[str] = Counter()
+        #: When each connector create was answered 201, on this process's monotonic clock.
+        self.creates_at: list[float] = []
 
     def drain(self) -> Counter[str]:
         """Read and clear the log; return the running total, copied."""
@@ -465,6 +467,15 @@ class EmulatorTally:
             records = self._admin.requests()
             self._admin.clear_requests()
             self._total.update(emulator_calls(records))
+            to_monotonic = time.monotonic() - time.time()
+            self.creates_at.extend(
+                datetime.datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00")).timestamp() + to_monotonic
+                for record in records
+                if record.get("method") == "POST"
+                and record.get("status") == 201
+                and record.get("time")
+                and route_of(str(record.get("path"))) == "/connect/v1/connectors"
+            )
             return Counter(self._total)
 
 

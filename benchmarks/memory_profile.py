@@ -94,6 +94,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12, help="traceback depth tracemalloc keeps")
     parser.add_argument("--top", type=int, default=25, help="owners and sites to print")
     parser.add_argument("--timeout", type=float, default=1200.0)
+    parser.add_argument(
+        "--settle", type=float, default=SETTLE_SECONDS, help="seconds after all Ready before the snapshot (default 10)"
+    )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory_profile.json"))
     args = parser.parse_args()
 
@@ -118,8 +121,11 @@ def main() -> None:
         run.apply(range(integrations), [(i, i % integrations) for i in range(connectors)])
         run.watch.wait_ready({PROVIDER_INTEGRATIONS: integrations, MANAGED_CONNECTORS: connectors}, args.timeout)
         ready_seconds = max(run.watch.first_ready.values()) - started
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(args.settle)
         after = take(run.pid, snapshot_path)
+        bodies_path = Path(f"{snapshot_path}.bodies")
+        if bodies_path.exists():
+            say(f"whole bodies alive: {bodies_path.read_text()}")
         rss_after = process_memory_kib(run.pid)
     say(f"all Ready after {ready_seconds:.1f}s")
 
