@@ -182,26 +182,15 @@ class KubernetesGateway:
         return items
 
     async def annotate(self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
-        try:
-            await self.api.request(
-                "PATCH",
-                _custom_path(namespace, plural, name),
-                body={"metadata": {"annotations": annotations}},
-                content_type="application/merge-patch+json",
-            )
-        except KubeApiError as exc:
-            if exc.status != 404:
-                raise
+        await self._merge_patch(_custom_path(namespace, plural, name), {"metadata": {"annotations": annotations}})
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """A merge patch of the status subresource (a null removes a field); an object gone is no error."""
+        await self._merge_patch(f"{_custom_path(namespace, plural, name)}/status", {"status": status})
+
+    async def _merge_patch(self, path: str, body: dict[str, Any]) -> None:
+        """A JSON merge patch (a null removes a field); an object already gone is no error."""
         try:
-            await self.api.request(
-                "PATCH",
-                f"{_custom_path(namespace, plural, name)}/status",
-                body={"status": status},
-                content_type="application/merge-patch+json",
-            )
+            await self.api.request("PATCH", path, body=body, content_type="application/merge-patch+json")
         except KubeApiError as exc:
             if exc.status != 404:
                 raise

@@ -200,7 +200,7 @@ class ResyncLoop:
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
 
 
-def feeding(loop: ResyncLoop, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def feeding(loop: ResyncLoop, handler: Pass) -> Pass:
     """A kind's watch-event handler that also feeds the loop: one handler per event rather than two,
     because kopf logs a line for every watch-event handler it runs."""
 
