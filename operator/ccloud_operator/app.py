@@ -12,7 +12,7 @@ import kopf
 from aiohttp import web
 
 from ccloud_operator import events, memory, runtime
-from ccloud_operator.constants import FINALIZER, KOPF_PREFIX
+from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, FINALIZER, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, resync, secrets
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
@@ -34,7 +34,11 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         settings.persistence.finalizer = FINALIZER
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=KOPF_PREFIX, key="last-handled-configuration"
+            prefix=KOPF_PREFIX,
+            key="last-handled-configuration",
+            # The operator's own crash marker around a create is not a change to act on: counted as one,
+            # each create was followed by two passes (marker added, marker removed), each a fresh list.
+            ignored_fields=[("metadata", "annotations", CREATE_PENDING_ANNOTATION)],
         )
         events.configure_posting(settings)
         settings.networking.request_timeout = 60

@@ -31,7 +31,7 @@ def test_reads_that_finish_work_go_before_writes_that_start_it() -> None:
 
 
 def test_a_429_cuts_the_rate_once_and_pauses_every_caller_for_retry_after() -> None:
-    async def run() -> tuple[float, float, float]:
+    async def run() -> tuple[float, float, float, float]:
         limiter = AdaptiveLimiter(rate=10, burst=10)
         limiter.throttled_by_server(0.3)
         limiter.throttled_by_server(0.3)  # in flight at the same time: not a second cut
@@ -39,15 +39,20 @@ def test_a_429_cuts_the_rate_once_and_pauses_every_caller_for_retry_after() -> N
         started = time.monotonic()
         await limiter.acquire()
         waited = time.monotonic() - started
-        # After the pause no burst was saved up: the next token takes 1 / rate.
+        # The pause accrued tokens at the cut rate (0.3 s x 7/s = 2.1): one more goes at once...
         started = time.monotonic()
         await limiter.acquire()
-        return rate, waited, time.monotonic() - started
+        second = time.monotonic() - started
+        # ... and the next waits for its token.
+        started = time.monotonic()
+        await limiter.acquire()
+        return rate, waited, second, time.monotonic() - started
 
-    rate, waited, next_wait = asyncio.run(run())
+    rate, waited, second, third = asyncio.run(run())
     assert rate == 7.0
     assert waited >= 0.29
-    assert next_wait >= 0.12
+    assert second < 0.05
+    assert third >= 0.1
 
 
 def test_the_rate_grows_while_calls_succeed_up_to_its_ceiling() -> None:
@@ -60,7 +65,23 @@ def test_the_rate_grows_while_calls_succeed_up_to_its_ceiling() -> None:
     limiter.succeeded()
     assert limiter.rate == 10
     limiter.throttled_by_server(None)
-    assert limiter.rate == 5 and limiter.throttled == 1
+    assert limiter.rate == 5 and limiter.throttled == 1 and limiter.ceiling == 10
+
+
+def test_after_a_429_the_rate_climbs_fast_to_under_the_refused_rate_then_probes_slowly() -> None:
+    now = [0.0]
+    limiter = AdaptiveLimiter(
+        rate=20, increase_per_second=2, probe_per_second=0.2, decrease_factor=0.5, clock=lambda: now[0]
+    )
+    limiter.throttled_by_server(None)
+    assert limiter.rate == 10
+    # 10 -> 18 (nine tenths of 20) takes 4 s at 2/s; the 5th second adds 0.2.
+    now[0] = 5.0
+    limiter.succeeded()
+    assert abs(limiter.rate - 18.2) < 1e-9
+    now[0] = 15.0
+    limiter.succeeded()
+    assert abs(limiter.rate - 20.2) < 1e-9
 
 
 def test_a_cancelled_caller_does_not_take_a_token() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.handlers.resync import ResyncLoop, feeding, slim, spread
+from ccloud_operator.handlers.resync import ResyncLoop, feeding, polling, slim, spread
 
 KIND = "ManagedConnector"
 PLURAL = "managedconnectors"
@@ -221,3 +221,38 @@ async def test_the_kinds_watch_event_handler_feeds_the_loop_and_still_runs() -> 
     assert (handled, len(loop)) == ([None], 1)
     await fed(body=kopf.Body(body("a")), type="DELETED", logger=None)
     assert (handled, len(loop)) == ([None, "DELETED"], 0)
+
+
+async def test_a_change_handler_that_asks_to_come_back_is_polled_by_the_loop_not_kopf() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    retries_seen: list[int] = []
+
+    async def run(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        retries_seen.append(retry)
+        if len(retries_seen) < 3:
+            raise kopf.TemporaryError("not done yet (Creating)", delay=0.05)
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    change = polling(loop, run)
+    loop.track(body("a"))
+    # kopf's change pass: its retry is handed to the loop, so kopf sees the handler succeed.
+    await change(body=kopf.Body(body("a")), patch=kopf.Patch(), retry=0)
+
+    async def check() -> None:
+        await wait_for(lambda: len(retries_seen) >= 3)
+        await asyncio.sleep(0.2)
+
+    await running(loop, gateway, check)
+    # Two polls (retry 1, then 2), then nothing more: the next pass is an interval (an hour) away.
+    assert retries_seen == [0, 1, 2]
+
+    # An object the loop has not seen yet stays with kopf's own retry.
+    with_kopf = polling(ResyncLoop(), run)
+    retries_seen.clear()
+    try:
+        await with_kopf(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
+    except kopf.TemporaryError:
+        pass
+    else:
+        raise AssertionError("kopf's retry was swallowed for an object the loop does not track")

@@ -52,15 +52,16 @@ async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
 
 @logs.about_object
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-    """A change to the spec, an annotation or a dependency reads the connector fresh; polls that
-    follow (kopf retries while Confluent works) share the cluster's list."""
+    """A change to the spec, an annotation or a dependency reads the connector fresh; the polls that
+    follow while Confluent works (run by the resync loop) share the cluster's list."""
     await _run(body, patch, trigger="change" if retry == 0 else "poll")
 
 
 @logs.about_object
-async def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """The periodic resync: served from the one shared list per cluster."""
-    await _run(body, patch, trigger="resync")
+async def resync(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    """The periodic resync, or a poll when the last pass asked to come back: both served from the one
+    shared list per cluster."""
+    await _run(body, patch, trigger="poll" if retry else "resync")
 
 
 @logs.about_object
@@ -109,7 +110,9 @@ def register(
     to this shard's objects."""
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
+        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
+            resync_loop.polling(loop, reconcile)
+        )
     loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(resync_loop.feeding(loop, record_claim))

@@ -123,7 +123,9 @@ def register(
     them to this shard's objects."""
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(reconcile)
+        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
+            resync.polling(loop, reconcile)
+        )
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)

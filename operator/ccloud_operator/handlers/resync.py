@@ -10,6 +10,11 @@ The loop runs the same handler passes the timers ran, through ``run_pass`` (the 
 semaphore of passes at once, the Outcome written back), and applies the patch kopf would have applied:
 the status through the status subresource, annotations through the object. A pass that asks to come
 back (kopf's TemporaryError) is run again after its delay, as kopf ran a timer's retry.
+
+It also takes over the polls of a kind's change handler (``polling``): a kopf handler that asks to come
+back keeps its worker, the object's whole body and kopf's per-handler state alive for the whole wait,
+and writes kopf's progress annotation (another full body through the watch) on every retry. Handed to
+the loop, the handler ends, kopf lets go of the body, and the poll costs a heap entry.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ class _Tracked:
     #: latest (a deletion that began meanwhile, above all).
     raw: dict[str, Any]
     due: float = 0.0
+    #: Passes in a row that asked to come back: the next pass is a poll (``retry`` > 0), not a resync.
+    polls: int = 0
 
 
 class ResyncLoop:
@@ -131,6 +138,24 @@ class ResyncLoop:
             tracked = self._tracked[uid] = _Tracked(kind, slim(body))
             self._schedule(uid, tracked, self._kinds[kind].interval * spread(uid))
 
+    def defer(self, uid: str, delay: float) -> bool:
+        """Run the object's next pass after ``delay`` as a poll (its backoff, not the interval, sets when);
+        False when the loop does not track it."""
+        tracked = self._tracked.get(uid)
+        if tracked is None:
+            return False
+        tracked.polls += 1
+        self._schedule(uid, tracked, delay)
+        return True
+
+    def passed(self, uid: str) -> None:
+        """A pass outside the loop finished its work: any poll it or an earlier pass asked for is moot,
+        and the next pass is the periodic one, an interval from now."""
+        tracked = self._tracked.get(uid)
+        if tracked is not None and tracked.polls:
+            tracked.polls = 0
+            self._schedule(uid, tracked, self._kinds[tracked.kind].interval)
+
     def _schedule(self, uid: str, tracked: _Tracked, delay: float) -> None:
         tracked.due = self._clock() + delay
         heapq.heappush(self._heap, (tracked.due, uid))
@@ -170,10 +195,14 @@ class ResyncLoop:
         body = kopf.Body(cast(kopf.RawBody, tracked.raw))
         patch = kopf.Patch()
         delay, result = kind.interval, "success"
+        polls, tracked.polls = tracked.polls, 0
         try:
-            await kind.run(body=body, patch=patch, retry=0)
+            await kind.run(body=body, patch=patch, retry=polls)
         except kopf.TemporaryError as error:
             delay, result = (error.delay if error.delay is not None else kind.interval), "retry"
+            tracked.polls = polls + 1
+            namespace, name = body.metadata.namespace, body.metadata.name
+            logger.info("%s %s/%s: %s; next pass in %ss", tracked.kind, namespace, name, error, delay)
         except kopf.PermanentError:
             result = "invalid"  # reported on the object; the next interval meets the same spec again
         except Exception:
@@ -198,6 +227,34 @@ class ResyncLoop:
         except KubeApiError as error:
             # The next pass decides again from what it reads; nothing here is lost for good.
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
+
+
+def polling(loop: ResyncLoop, handler: Pass) -> Pass:
+    """A change handler whose polls the loop runs: when the pass asks to come back, kopf is told the
+    handler is done and the loop runs the next pass after the pass's delay. An object the loop does not
+    track (no watch event seen yet) is retried by kopf, as before."""
+
+    @functools.wraps(handler)
+    async def handed_over(**kwargs: Any) -> None:
+        uid = str(kwargs["body"].get("metadata", {}).get("uid") or "")
+        try:
+            await handler(**kwargs)
+        except kopf.TemporaryError as again:
+            if again.delay is None or not loop.defer(uid, again.delay):
+                raise
+            body = kwargs["body"]
+            logger.info(
+                "%s %s/%s: %s; next pass in %ss",
+                body.get("kind"),
+                body.get("metadata", {}).get("namespace"),
+                body.get("metadata", {}).get("name"),
+                again,
+                again.delay,
+            )
+        else:
+            loop.passed(uid)
+
+    return handed_over
 
 
 def feeding(loop: ResyncLoop, handler: Pass) -> Pass:
