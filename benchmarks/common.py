@@ -78,10 +78,11 @@ class StackSettings:
     integration_quota: int = 100
     confluent_timeout: float = 30.0
     log_level: str = "INFO"
-    #: `python -m` this instead of ccloud_operator (benchmarks.traced_operator traces allocations).
     #: The emulator's IAM propagation delay; None keeps its realistic default.
     iam_propagation_seconds: float | None = None
-    operator_module: str = "ccloud_operator"
+    #: `python -m` this: the operator as its image runs it (benchmarks/shipped_operator.py), or
+    #: benchmarks.traced_operator, which traces its allocations.
+    operator_module: str = "benchmarks.shipped_operator"
     operator_env: dict[str, str] = field(default_factory=dict)
     #: Seconds the operator gets to answer /healthz (tracing allocations makes its imports slow).
     operator_start_timeout: float = 60.0

@@ -561,6 +561,9 @@ class ManagedConnectorReconciler:
         memory.restarts, memory.restarted_at = count + 1, time.monotonic()
         outcome.status["restartCount"] = count + 1
         outcome.status["lastRestartTime"] = now_rfc3339()
+        # Looked at again soon rather than at the next resync: the read right after still shows FAILED
+        # (reads trail writes), and a connector that failed on IAM propagation runs once AWS caught up.
+        outcome.retry_after = POLL_FIRST_SECONDS
         if propagating and not on_failure:
             message = (
                 f"restarted connector {name}, which failed on an AWS access error although its ProviderIntegration's "
