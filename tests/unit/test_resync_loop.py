@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.handlers.resync import ResyncLoop, feeding, polling, slim, spread
+from ccloud_operator.handlers.resync import ResyncLoop, feeding, handing_over, slim, spread
 
 KIND = "ManagedConnector"
 PLURAL = "managedconnectors"
@@ -223,36 +223,65 @@ async def test_the_kinds_watch_event_handler_feeds_the_loop_and_still_runs() -> 
     assert (handled, len(loop)) == ([None, "DELETED"], 0)
 
 
-async def test_a_change_handler_that_asks_to_come_back_is_polled_by_the_loop_not_kopf() -> None:
+async def test_a_change_is_passed_by_the_loop_at_once_then_polled_and_kopf_only_asks() -> None:
     loop = ResyncLoop()
     gateway = RecordingGateway()
-    retries_seen: list[int] = []
+    seen: list[tuple[int, bool]] = []
 
-    async def run(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        retries_seen.append(retry)
-        if len(retries_seen) < 3:
+    async def run(body: kopf.Body, patch: kopf.Patch, retry: int, change: bool = False, **_: Any) -> None:
+        seen.append((retry, change))
+        patch.status["passes"] = len(seen)
+        if len(seen) < 3:
             raise kopf.TemporaryError("not done yet (Creating)", delay=0.05)
 
     loop.add_kind(KIND, PLURAL, 3600.0, run)
-    change = polling(loop, run)
+    kopf_handler = handing_over(loop, run)
     loop.track(body("a"))
-    # kopf's change pass: its retry is handed to the loop, so kopf sees the handler succeed.
-    await change(body=kopf.Body(body("a")), patch=kopf.Patch(), retry=0)
+    # kopf's create handler: it only asks, so kopf is done at once and nothing ran yet.
+    await kopf_handler(body=kopf.Body(body("a")), patch=kopf.Patch(), retry=0)
+    assert seen == []
 
     async def check() -> None:
-        await wait_for(lambda: len(retries_seen) >= 3)
+        await wait_for(lambda: len(seen) >= 3)
         await asyncio.sleep(0.2)
 
     await running(loop, gateway, check)
-    # Two polls (retry 1, then 2), then nothing more: the next pass is an interval (an hour) away.
-    assert retries_seen == [0, 1, 2]
+    # The change pass, then two polls (retry 1, then 2), then nothing: the next pass is an hour away.
+    assert seen == [(0, True), (1, False), (2, False)]
+    assert [w[4] for w in gateway.writes if w[0] == "status"] == [{"passes": 1}, {"passes": 2}, {"passes": 3}]
 
-    # An object the loop has not seen yet stays with kopf's own retry.
-    with_kopf = polling(ResyncLoop(), run)
-    retries_seen.clear()
-    try:
-        await with_kopf(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
-    except kopf.TemporaryError:
-        pass
-    else:
-        raise AssertionError("kopf's retry was swallowed for an object the loop does not track")
+
+async def test_a_change_during_a_pass_gets_its_own_change_pass_after_it() -> None:
+    loop = ResyncLoop()
+    seen: list[tuple[int, bool]] = []
+    release = asyncio.Event()
+
+    async def run(retry: int, change: bool = False, **_: Any) -> None:
+        seen.append((retry, change))
+        if len(seen) == 1:
+            await release.wait()
+            raise kopf.TemporaryError("not done yet (Creating)", delay=3600)
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    loop.track(body("a"))
+    loop.changed("a")
+
+    async def check() -> None:
+        await wait_for(lambda: len(seen) == 1)
+        loop.changed("a")  # a spec change while the first pass is in flight
+        release.set()
+        await wait_for(lambda: len(seen) == 2)
+
+    await running(loop, RecordingGateway(), check)
+    # The second change was not pushed back an hour by the end of the first pass, nor turned into a poll.
+    assert seen == [(0, True), (0, True)]
+
+
+async def test_kopf_passes_an_object_the_loop_does_not_track_itself() -> None:
+    seen: list[str] = []
+
+    async def run(body: kopf.Body, **_: Any) -> None:
+        seen.append(body.metadata.uid or "")
+
+    await handing_over(ResyncLoop(), run)(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
+    assert seen == ["b"]

@@ -52,16 +52,16 @@ async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
 
 @logs.about_object
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-    """A change to the spec, an annotation or a dependency reads the connector fresh; the polls that
-    follow while Confluent works (run by the resync loop) share the cluster's list."""
+    """kopf's own pass, for an object the resync loop does not track yet: a change to the spec, an
+    annotation or a dependency reads the connector fresh; kopf's retries share the cluster's list."""
     await _run(body, patch, trigger="change" if retry == 0 else "poll")
 
 
 @logs.about_object
-async def resync(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-    """The periodic resync, or a poll when the last pass asked to come back: both served from the one
-    shared list per cluster."""
-    await _run(body, patch, trigger="poll" if retry else "resync")
+async def resync(body: kopf.Body, patch: kopf.Patch, retry: int, change: bool = False, **_: Any) -> None:
+    """A pass of the resync loop: a change's (a fresh read), a poll while the last pass asked to come
+    back, or the periodic resync; polls and resyncs are served from the one shared list per cluster."""
+    await _run(body, patch, trigger="change" if change else "poll" if retry else "resync")
 
 
 @logs.about_object
@@ -111,7 +111,7 @@ def register(
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync_loop.polling(loop, reconcile)
+            resync_loop.handing_over(loop, reconcile)
         )
     loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)

@@ -124,7 +124,7 @@ def register(
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync.polling(loop, reconcile)
+            resync.handing_over(loop, reconcile)
         )
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)

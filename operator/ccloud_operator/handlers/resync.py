@@ -11,10 +11,12 @@ semaphore of passes at once, the Outcome written back), and applies the patch ko
 the status through the status subresource, annotations through the object. A pass that asks to come
 back (kopf's TemporaryError) is run again after its delay, as kopf ran a timer's retry.
 
-It also takes over the polls of a kind's change handler (``polling``): a kopf handler that asks to come
-back keeps its worker, the object's whole body and kopf's per-handler state alive for the whole wait,
-and writes kopf's progress annotation (another full body through the watch) on every retry. Handed to
-the loop, the handler ends, kopf lets go of the body, and the poll costs a heap entry.
+It also runs the passes kopf's change handlers start (``handing_over``): a create, an update or a
+resume asks the loop for a pass now and returns. A kopf handler that did the pass itself kept its
+worker, the object's whole body and kopf's per-handler state alive while it queued for one of the
+``max_concurrent_reconciles`` slots, and while it slept in a retry, and wrote kopf's progress
+annotation (another full body through the watch) on each retry: at 1000 objects applied at once
+those were the operator's peak. Here a change costs a flag and a heap entry until its pass runs.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class _Tracked:
     due: float = 0.0
     #: Passes in a row that asked to come back: the next pass is a poll (``retry`` > 0), not a resync.
     polls: int = 0
+    #: A change (create, update, resume) is waiting for its pass: the next pass reads afresh.
+    changed: bool = False
 
 
 class ResyncLoop:
@@ -138,23 +142,15 @@ class ResyncLoop:
             tracked = self._tracked[uid] = _Tracked(kind, slim(body))
             self._schedule(uid, tracked, self._kinds[kind].interval * spread(uid))
 
-    def defer(self, uid: str, delay: float) -> bool:
-        """Run the object's next pass after ``delay`` as a poll (its backoff, not the interval, sets when);
-        False when the loop does not track it."""
+    def changed(self, uid: str) -> bool:
+        """Run the object's pass now as a change pass; False when the loop does not track it."""
         tracked = self._tracked.get(uid)
         if tracked is None:
             return False
-        tracked.polls += 1
-        self._schedule(uid, tracked, delay)
+        tracked.changed = True
+        tracked.polls = 0
+        self._schedule(uid, tracked, 0.0)
         return True
-
-    def passed(self, uid: str) -> None:
-        """A pass outside the loop finished its work: any poll it or an earlier pass asked for is moot,
-        and the next pass is the periodic one, an interval from now."""
-        tracked = self._tracked.get(uid)
-        if tracked is not None and tracked.polls:
-            tracked.polls = 0
-            self._schedule(uid, tracked, self._kinds[tracked.kind].interval)
 
     def _schedule(self, uid: str, tracked: _Tracked, delay: float) -> None:
         tracked.due = self._clock() + delay
@@ -195,9 +191,13 @@ class ResyncLoop:
         body = kopf.Body(cast(kopf.RawBody, tracked.raw))
         patch = kopf.Patch()
         delay, result = kind.interval, "success"
+        # What this pass was started for; a change that arrives meanwhile schedules its own pass, which
+        # the end of this one must not push back.
+        due = tracked.due
         polls, tracked.polls = tracked.polls, 0
+        change, tracked.changed = tracked.changed, False
         try:
-            await kind.run(body=body, patch=patch, retry=polls)
+            await kind.run(body=body, patch=patch, retry=polls, change=change)
         except kopf.TemporaryError as error:
             delay, result = (error.delay if error.delay is not None else kind.interval), "retry"
             tracked.polls = polls + 1
@@ -206,12 +206,14 @@ class ResyncLoop:
         except kopf.PermanentError:
             result = "invalid"  # reported on the object; the next interval meets the same spec again
         except Exception:
-            logger.exception("Resync of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
+            logger.exception("Pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
         metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
         await self._apply(kind.plural, body, patch)
-        if self._tracked.get(uid) is tracked:
+        if self._tracked.get(uid) is tracked and tracked.due == due:
             self._schedule(uid, tracked, delay)
+        elif self._tracked.get(uid) is tracked:
+            tracked.polls = 0  # a change came meanwhile: its pass is a change pass, not a poll
 
     async def _apply(self, plural: str, body: kopf.Body, patch: kopf.Patch) -> None:
         """Write what the pass decided, as kopf writes a handler's patch: an object deleted meanwhile
@@ -229,30 +231,16 @@ class ResyncLoop:
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
 
 
-def polling(loop: ResyncLoop, handler: Pass) -> Pass:
-    """A change handler whose polls the loop runs: when the pass asks to come back, kopf is told the
-    handler is done and the loop runs the next pass after the pass's delay. An object the loop does not
-    track (no watch event seen yet) is retried by kopf, as before."""
+def handing_over(loop: ResyncLoop, handler: Pass) -> Pass:
+    """A kind's change handler whose pass the loop runs: kopf is done at once, and the loop runs the pass
+    (``change=True``) as soon as a slot is free, and its polls after. An object the loop does not track
+    (no watch event seen yet) is passed by kopf itself, as before the loop."""
 
     @functools.wraps(handler)
     async def handed_over(**kwargs: Any) -> None:
         uid = str(kwargs["body"].get("metadata", {}).get("uid") or "")
-        try:
+        if not loop.changed(uid):
             await handler(**kwargs)
-        except kopf.TemporaryError as again:
-            if again.delay is None or not loop.defer(uid, again.delay):
-                raise
-            body = kwargs["body"]
-            logger.info(
-                "%s %s/%s: %s; next pass in %ss",
-                body.get("kind"),
-                body.get("metadata", {}).get("namespace"),
-                body.get("metadata", {}).get("name"),
-                again,
-                again.delay,
-            )
-        else:
-            loop.passed(uid)
 
     return handed_over
 
