@@ -15,8 +15,9 @@ It also runs the passes kopf's change handlers start (``handing_over``): a creat
 resume asks the loop for a pass now and returns. A kopf handler that did the pass itself kept its
 worker, the object's whole body and kopf's per-handler state alive while it queued for one of the
 ``max_concurrent_reconciles`` slots, and while it slept in a retry, and wrote kopf's progress
-annotation (another full body through the watch) on each retry: at 1000 objects applied at once
-those were the operator's peak. Here a change costs a flag and a heap entry until its pass runs.
+annotation (another full body through the watch) on each retry. Here a change costs a flag and a
+heap entry until its pass runs. At 1000 objects this lowered the steady state (161 to 142 MiB), not
+the peak, which is kopf's processing of the watch events (docs/performance.md, section 7).
 """
 
 from __future__ import annotations
