@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,21 +125,26 @@ def test_defaults_are_applied_by_the_server(k8s_api: client.ApiClient, namespace
     assert stored["spec"]["aws"]["trustPolicy"] == "Manage"
 
 
-def test_kubectl_explain_reads_well(kubeconfig: Path) -> None:
+def _explain(kubeconfig: Path, field: str) -> str:
+    """kubectl explain, once the API server publishes the CRD's schema: it does so a moment after the CRD
+    is established (its OpenAPI controller runs on its own), and until then explain finds no such type."""
     kubectl = Path(sys.executable).parent / "kubectl"
-    explained = subprocess.run(
-        [str(kubectl), "explain", "providerintegrations.spec.aws.trustPolicy"],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    deadline = time.monotonic() + 30
+    while True:
+        done = subprocess.run(
+            [str(kubectl), "explain", field],
+            env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            return done.stdout
+        assert time.monotonic() < deadline, f"kubectl explain {field}: {done.stderr}"
+        time.sleep(1)
+
+
+def test_kubectl_explain_reads_well(kubeconfig: Path) -> None:
+    explained = _explain(kubeconfig, "providerintegrations.spec.aws.trustPolicy")
     assert "Manage: the operator writes Confluent's statement" in explained
-    columns = subprocess.run(
-        [str(kubectl), "explain", "managedconnectors.spec.sensitiveConfig"],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    columns = _explain(kubeconfig, "managedconnectors.spec.sensitiveConfig")
     assert "Kubernetes Secrets" in columns

@@ -140,14 +140,14 @@ def test_what_only_a_person_can_fix_is_named_and_nothing_is_taken_over(world: Wo
 
 
 def test_a_create_that_met_a_5xx_keeps_its_marker_for_the_grace_then_creates_once_more(world: World) -> None:
-    # The 500 comes before Confluent did anything; the operator cannot know that, so it waits for the
-    # grace (5 s here) in case the integration shows up, then creates again.
+    # The 500 comes before Confluent did anything; the operator cannot know that, so it keeps its marker
+    # and waits at least the grace (5 s here) in case the integration shows up, then creates again.
     world.admin.inject(500, path="/pim/v1/integrations", methods=["POST"])
     world.start_operator()
     world.create(
         PI, "retried", {"environment": world.info.environment_id, "aws": {"createRole": {"roleName": "retried-role"}}}
     )
-    waiting = world.wait_condition(PI, "retried", "Ready", "False", reason="Creating", timeout=30)
+    waiting = world.wait_condition(PI, "retried", "Ready", "False", reason="ConfluentUnavailable", timeout=30)
     assert CREATE_PENDING_ANNOTATION in waiting["metadata"]["annotations"]
     world.wait_condition(PI, "retried", "Ready", "True", timeout=60)
     assert [r["status"] for r in posts(world)] == [500, 201]

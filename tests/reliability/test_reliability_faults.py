@@ -127,11 +127,15 @@ def _settle(world: World, names: list[str], what: str) -> float:
 
 #: botocore's attempts per call in the operator's adaptive retry mode (aws/iam.py).
 BOTO_ATTEMPTS = 5
-#: Calls under faults may be at most this many times the fault-free calls for the same work.
-FAULT_CALL_FACTOR = 3
+#: Calls one fault may add to the fault-free calls for the same work: the failed call once more, the
+#: read of the pass that retries it, and the validation that precedes a connector's create again.
+#: (A multiple of the fault-free calls was used before; it tightened whenever the fault-free path got
+#: leaner: 19 to 12 Confluent calls when the create marker stopped starting extra passes, while the
+#: calls under the same faults fell from 41 to 37.)
+CALLS_PER_FAULT = 3
 
 
-def test_twenty_percent_faults_on_confluent_and_aws_converge_within_a_fixed_multiple_of_the_calls(
+def test_twenty_percent_faults_on_confluent_and_aws_converge_at_a_bounded_cost_per_fault(
     world: World,
 ) -> None:
     with ThrottlingProxy(world.moto.endpoint, share=0.0, seed=7) as proxy:
@@ -207,13 +211,14 @@ def test_twenty_percent_faults_on_confluent_and_aws_converge_within_a_fixed_mult
         assert {500, 504} <= creates, (path, creates)
     assert sum(n for kind, n in faults.items() if kind.startswith("random_")) >= 3, faults
     assert sum(proxy.throttled.values()) >= BOTO_ATTEMPTS + 1, (proxy.calls, proxy.throttled)
+    by_call = Counter(f"{r['method']} {r['path']} {r['status']}" for r in seen)
     summary = (
         f"fault-free: {baseline_calls} Confluent calls, {baseline_aws} AWS calls; under faults: {len(seen)} and "
-        f"{storm_aws}; faults {dict(faults)}; throttled {dict(proxy.throttled)}"
+        f"{storm_aws}; faults {dict(faults)}; throttled {dict(proxy.throttled)}; calls under faults {dict(by_call)}"
     )
     print(f"\n{summary}")
-    assert len(seen) <= FAULT_CALL_FACTOR * baseline_calls, summary
-    assert storm_aws <= FAULT_CALL_FACTOR * baseline_aws, summary
+    assert len(seen) <= baseline_calls + CALLS_PER_FAULT * sum(faults.values()), summary
+    assert storm_aws <= baseline_aws + CALLS_PER_FAULT * sum(proxy.throttled.values()), summary
     assert duplicates(world) == []
     assert len(world.admin.state()["integrations"]) == len(stormy_names)
     assert operator_roles(world) == sorted(f"{n}-role" for n in stormy_names)
