@@ -194,14 +194,13 @@ class ResyncLoop:
         delay, result = kind.interval, "success"
         # What this pass was started for; a change that arrives meanwhile schedules its own pass, which
         # the end of this one must not push back.
-        due = tracked.due
-        polls, tracked.polls = tracked.polls, 0
+        due, polls, next_polls = tracked.due, tracked.polls, 0
         change, tracked.changed = tracked.changed, False
         try:
             await kind.run(body=body, patch=patch, retry=polls, change=change)
         except kopf.TemporaryError as error:
             delay, result = (error.delay if error.delay is not None else kind.interval), "retry"
-            tracked.polls = polls + 1
+            next_polls = polls + 1
             namespace, name = body.metadata.namespace, body.metadata.name
             logger.info("%s %s/%s: %s; next pass in %ss", tracked.kind, namespace, name, error, delay)
         except kopf.PermanentError:
@@ -211,10 +210,10 @@ class ResyncLoop:
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
         metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
         await self._apply(kind.plural, body, patch)
+        # A change that came meanwhile already reset the polls and scheduled its own pass.
         if self._tracked.get(uid) is tracked and tracked.due == due:
+            tracked.polls = next_polls
             self._schedule(uid, tracked, delay)
-        elif self._tracked.get(uid) is tracked:
-            tracked.polls = 0  # a change came meanwhile: its pass is a change pass, not a poll
 
     async def _apply(self, plural: str, body: kopf.Body, patch: kopf.Patch) -> None:
         """Write what the pass decided, as kopf writes a handler's patch: an object deleted meanwhile
@@ -239,8 +238,7 @@ def handing_over(loop: ResyncLoop, handler: Pass) -> Pass:
 
     @functools.wraps(handler)
     async def handed_over(**kwargs: Any) -> None:
-        uid = str(kwargs["body"].get("metadata", {}).get("uid") or "")
-        if not loop.changed(uid):
+        if not loop.changed(kwargs["body"].metadata.uid or ""):
             await handler(**kwargs)
 
     return handed_over
