@@ -73,7 +73,7 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
     shard = config.shard()
     provider_integration.register(registry, loop, config.validation_interval, shard.when())
     managed_connector.register(registry, loop, config.resync_interval, shard.when())
-    secrets.register(registry, shard)
+    secrets.register(registry, loop, shard)
     return registry
 
 

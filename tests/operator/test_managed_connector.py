@@ -9,14 +9,15 @@ from typing import Any
 import httpx
 
 from ccloud_operator.constants import (
+    DEPENDENCY_REVISION_ANNOTATION,
+    RESTART_ANNOTATION,
+    TRUST_STATEMENT_SID,
+)
+from ccloud_operator.constants import (
     MANAGED_CONNECTORS as MC,
 )
 from ccloud_operator.constants import (
     PROVIDER_INTEGRATIONS as PI,
-)
-from ccloud_operator.constants import (
-    RESTART_ANNOTATION,
-    TRUST_STATEMENT_SID,
 )
 
 from harness_support import wait_until
@@ -113,7 +114,9 @@ def test_applied_together_and_deleted_together(world: World) -> None:
     world.create(MC, "sink", s3_sink_spec(world, "together", "together"))
     world.wait_condition(MC, "sink", "Ready", "False", reason="WaitingForProviderIntegration", timeout=30)
     s3_role_integration(world, "together", "together")
-    world.wait_condition(MC, "sink", "Ready", "True", timeout=30)
+    obj = world.wait_condition(MC, "sink", "Ready", "True", timeout=30)
+    # Woken inside the operator: no write to the connector to carry the wake-up.
+    assert DEPENDENCY_REVISION_ANNOTATION not in obj["metadata"].get("annotations", {})
 
     world.delete(PI, "together")
     world.delete(MC, "sink")
@@ -176,6 +179,10 @@ def test_a_rotated_secret_reaches_the_connector_within_seconds(world: World) -> 
     puts = [r for r in world.admin.requests() if r["method"] == "PUT" and r["path"].endswith("/sink/config")]
     assert len(puts) == 1 and puts[0]["status"] == 200
     assert took < 15, f"rotation took {took:.1f}s"
+    obj = world.get(MC, "sink")
+    assert obj is not None
+    # Woken inside the operator, not through a write to the connector.
+    assert DEPENDENCY_REVISION_ANNOTATION not in obj["metadata"].get("annotations", {})
 
 
 def test_invalid_config_is_reported_per_key_and_nothing_is_created(world: World) -> None:

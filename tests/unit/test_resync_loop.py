@@ -13,7 +13,8 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.handlers.resync import ResyncLoop, feeding, handing_over, slim, spread
+from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION
+from ccloud_operator.handlers.resync import ResyncLoop, feeding, handing_over, slim, spread, wake
 
 KIND = "ManagedConnector"
 PLURAL = "managedconnectors"
@@ -285,3 +286,27 @@ async def test_kopf_passes_an_object_the_loop_does_not_track_itself() -> None:
 
     await handing_over(ResyncLoop(), run)(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
     assert seen == ["b"]
+
+
+async def test_a_wake_is_a_change_pass_in_this_process_and_an_annotation_only_for_an_untracked_object() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    changes: list[tuple[str, bool]] = []
+
+    async def run(body: kopf.Body, change: bool = False, **_: Any) -> None:
+        changes.append((body.metadata.uid or "", change))
+
+    loop.add_kind(KIND, PLURAL, 600.0, run)
+    loop.track(body("a"))
+
+    async def check() -> None:
+        await wake(loop, gateway, PLURAL, "team", "c-a", "a", "providerintegrations/pi/cspi-1/True")  # type: ignore[arg-type]
+        await wait_for(lambda: ("a", True) in changes)
+        # Not yet seen by the loop: kopf's update handler is reached through the object instead.
+        await wake(loop, gateway, PLURAL, "team", "c-b", "b", "providerintegrations/pi/cspi-1/True")  # type: ignore[arg-type]
+
+    await running(loop, gateway, check)
+    assert changes == [("a", True)]
+    assert gateway.writes == [
+        ("annotations", PLURAL, "team", "c-b", {DEPENDENCY_REVISION_ANNOTATION: "providerintegrations/pi/cspi-1/True"})
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,6 @@ import kopf
 from ccloud_operator import logs, runtime
 from ccloud_operator.conditions import is_ready
 from ccloud_operator.constants import (
-    DEPENDENCY_REVISION_ANNOTATION,
     GROUP,
     MANAGED_CONNECTORS,
     PROVIDER_INTEGRATION_KIND,
@@ -68,24 +68,26 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 _announced: dict[str, str] = {}
 
 
-#: (namespace, ProviderIntegration name) -> (ManagedConnector name, its dependency-revision annotation).
-UsersIndex = kopf.Index[tuple[str, str], tuple[str, str | None]]
+#: (namespace, ProviderIntegration name) -> (ManagedConnector name, uid).
+UsersIndex = kopf.Index[tuple[str, str], tuple[str, str]]
 
 
 def index_users(
-    spec: kopf.Spec, name: str, namespace: str | None, annotations: kopf.Annotations, **_: Any
-) -> dict[tuple[str, str], tuple[str, str | None]]:
+    spec: kopf.Spec, name: str, namespace: str | None, uid: str | None, **_: Any
+) -> dict[tuple[str, str], tuple[str, str]]:
     """Which ProviderIntegration each ManagedConnector uses: an integration finds its connectors here,
     not by listing every connector of the namespace (at 1000 objects those lists were the operator's
     largest transient allocations)."""
     ref = (spec.get("providerIntegrationRef") or {}).get("name")
     if not ref:
         return {}
-    return {(namespace or "", ref): (name, annotations.get(DEPENDENCY_REVISION_ANNOTATION))}
+    return {(namespace or "", ref): (name, uid or "")}
 
 
 @logs.about_object
-async def wake_connectors(body: kopf.Body, type: str | None, integration_users: UsersIndex, **_: Any) -> None:
+async def wake_connectors(
+    body: kopf.Body, type: str | None, integration_users: UsersIndex, loop: resync.ResyncLoop, **_: Any
+) -> None:
     """Keep the integration directory current, and wake the connectors when the id or readiness changed.
 
     A watch-event handler, so it sees the status after kopf wrote it (a change handler would wake
@@ -108,9 +110,8 @@ async def wake_connectors(body: kopf.Body, type: str | None, integration_users: 
         return
     _announced[uid] = revision
     value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
-    for connector, announced in list(integration_users.get((namespace, name), [])):
-        if announced != value:
-            await rt.kube.annotate(MANAGED_CONNECTORS, namespace, connector, {DEPENDENCY_REVISION_ANNOTATION: value})
+    for connector, connector_uid in list(integration_users.get((namespace, name), [])):
+        await resync.wake(loop, rt.kube, MANAGED_CONNECTORS, namespace, connector, connector_uid, value)
 
 
 def register(
@@ -129,4 +130,6 @@ def register(
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
     kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
     kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
-    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(resync.feeding(loop, wake_connectors))
+    kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(
+        resync.feeding(loop, functools.partial(wake_connectors, loop=loop))
+    )
