@@ -12,7 +12,7 @@ import kopf
 from aiohttp import web
 
 from ccloud_operator import events, memory, runtime
-from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, FINALIZER, KOPF_PREFIX
+from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, resync, secrets
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
@@ -31,7 +31,11 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # The project's own names instead of kopf.zalando.org/... on every object it touches.
-        settings.persistence.finalizer = FINALIZER
+        # kopf runs no deletion handler: the resync loop holds the operator's finalizer (FINALIZER) and
+        # runs the deletion passes, because kopf sleeps a retrying deletion handler inside the object's
+        # worker, and an integration waiting there for its connectors would keep that worker from other
+        # objects. kopf's own finalizer name is one no object carries, so kopf never adds or removes one.
+        settings.persistence.finalizer = f"{KOPF_PREFIX}/no-finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=KOPF_PREFIX,

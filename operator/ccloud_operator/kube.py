@@ -43,6 +43,12 @@ class KubeGateway(Protocol):
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None: ...
 
+    async def add_finalizer(
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+    ) -> None: ...
+
+    async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str, *, index: int) -> None: ...
+
 
 class KubeApiError(Exception):
     """The API server answered an error status."""
@@ -186,6 +192,39 @@ class KubernetesGateway:
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self._merge_patch(f"{_custom_path(namespace, plural, name)}/status", {"status": status})
+
+    async def add_finalizer(
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+    ) -> None:
+        """Add ``finalizer`` to the object as last read (``finalizers`` at ``resource_version``): a JSON
+        patch that the API server refuses (409 or 422) if anything changed the object since, so another
+        controller's finalizer added meanwhile is never overwritten."""
+        await self.api.request(
+            "PATCH",
+            _custom_path(namespace, plural, name),
+            body=[
+                {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+                {"op": "add", "path": "/metadata/finalizers", "value": [*finalizers, finalizer]},
+            ],
+            content_type="application/json-patch+json",
+        )
+
+    async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str, *, index: int) -> None:
+        """Remove ``finalizer`` where it was last read (``index``), only if it is still there: other
+        controllers' finalizers are left as they are. An object already gone is no error."""
+        try:
+            await self.api.request(
+                "PATCH",
+                _custom_path(namespace, plural, name),
+                body=[
+                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                ],
+                content_type="application/json-patch+json",
+            )
+        except KubeApiError as exc:
+            if exc.status != 404:
+                raise
 
     async def _merge_patch(self, path: str, body: dict[str, Any]) -> None:
         """A JSON merge patch (a null removes a field); an object already gone is no error."""

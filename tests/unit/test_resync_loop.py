@@ -13,8 +13,10 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION
+from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, FINALIZER
+from ccloud_operator.handlers import resync
 from ccloud_operator.handlers.resync import ResyncLoop, feeding, handing_over, slim, spread, wake
+from ccloud_operator.kube import KubeApiError
 
 KIND = "ManagedConnector"
 PLURAL = "managedconnectors"
@@ -23,6 +25,20 @@ PLURAL = "managedconnectors"
 class RecordingGateway:
     def __init__(self) -> None:
         self.writes: list[tuple[str, str, str, str, dict[str, Any]]] = []
+        #: Errors the next finalizer writes meet, one each.
+        self.refusals: list[KubeApiError] = []
+
+    async def add_finalizer(
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+    ) -> None:
+        if self.refusals:
+            raise self.refusals.pop(0)
+        self.writes.append(("add-finalizer", plural, namespace, name, {"to": [*finalizers, finalizer]}))
+
+    async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str, *, index: int) -> None:
+        if self.refusals:
+            raise self.refusals.pop(0)
+        self.writes.append(("remove-finalizer", plural, namespace, name, {"index": index, "value": finalizer}))
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.writes.append(("status", plural, namespace, name, status))
@@ -236,7 +252,7 @@ async def test_a_change_is_passed_by_the_loop_at_once_then_polled_and_kopf_only_
             raise kopf.TemporaryError("not done yet (Creating)", delay=0.05)
 
     loop.add_kind(KIND, PLURAL, 3600.0, run)
-    kopf_handler = handing_over(loop, run)
+    kopf_handler = handing_over(loop)
     loop.track(body("a"))
     # kopf's create handler: it only asks, so kopf is done at once and nothing ran yet.
     await kopf_handler(body=kopf.Body(body("a")), patch=kopf.Patch(), retry=0)
@@ -278,14 +294,18 @@ async def test_a_change_during_a_pass_gets_its_own_change_pass_after_it() -> Non
     assert seen == [(0, True), (0, True)]
 
 
-async def test_kopf_passes_an_object_the_loop_does_not_track_itself() -> None:
-    seen: list[str] = []
+async def test_an_object_kopf_reports_before_the_loop_saw_it_is_still_passed_by_the_loop() -> None:
+    loop = ResyncLoop()
+    seen: list[tuple[str, bool]] = []
 
-    async def run(body: kopf.Body, **_: Any) -> None:
-        seen.append(body.metadata.uid or "")
+    async def run(body: kopf.Body, change: bool = False, **_: Any) -> None:
+        seen.append((body.metadata.uid or "", change))
 
-    await handing_over(ResyncLoop(), run)(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
-    assert seen == ["b"]
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    await handing_over(loop)(body=kopf.Body(body("b")), patch=kopf.Patch(), retry=0)
+    assert seen == []  # kopf's handler ran nothing itself
+    await running(loop, RecordingGateway(), lambda: wait_for(lambda: len(seen) == 1))
+    assert seen == [("b", True)]
 
 
 async def test_a_wake_is_a_change_pass_in_this_process_and_an_annotation_only_for_an_untracked_object() -> None:
@@ -310,3 +330,120 @@ async def test_a_wake_is_a_change_pass_in_this_process_and_an_annotation_only_fo
     assert gateway.writes == [
         ("annotations", PLURAL, "team", "c-b", {DEPENDENCY_REVISION_ANNOTATION: "providerintegrations/pi/cspi-1/True"})
     ]
+
+
+async def test_the_finalizer_goes_on_before_the_first_pass_and_only_once() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    order: list[str] = []
+
+    async def run(**_: Any) -> None:
+        order.append(f"pass after {len(gateway.writes)} writes")
+        raise kopf.TemporaryError("Creating", delay=0.01)
+
+    async def finalize(**_: Any) -> None:
+        raise AssertionError("not being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    loop.track(body("a", finalizers=["other.example/keep"], resourceVersion="7"))
+    loop.changed("a")
+    await running(loop, gateway, lambda: wait_for(lambda: len(order) >= 3))
+    # Added once, before anything ran, after the finalizer another controller put there.
+    assert gateway.writes[0] == ("add-finalizer", PLURAL, "team", "c-a", {"to": ["other.example/keep", FINALIZER]})
+    assert order[:3] == ["pass after 1 writes"] * 3
+
+
+async def test_no_pass_runs_while_the_finalizer_cannot_be_added(monkeypatch: Any) -> None:
+    monkeypatch.setattr(resync, "HOLD_RETRY_SECONDS", 0.01)
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    gateway.refusals = [KubeApiError(409, "the object has been modified"), KubeApiError(422, "test failed")]
+    seen: list[tuple[int, bool]] = []
+
+    async def run(retry: int, change: bool = False, **_: Any) -> None:
+        seen.append((retry, change))
+
+    async def finalize(**_: Any) -> None:
+        raise AssertionError("not being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    loop.track(body("a", resourceVersion="7"))
+    loop.changed("a")
+    await running(loop, gateway, lambda: wait_for(lambda: len(seen) == 1))
+    # Two refusals, no pass; the third try held it, and the pass ran still as the change it was.
+    assert seen == [(0, True)]
+    assert [w[0] for w in gateway.writes] == ["add-finalizer"]
+
+
+async def test_a_deletion_runs_the_deletion_passes_until_done_then_lets_go_of_the_object() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    passes: list[str] = []
+    deletions: list[int] = []
+
+    async def run(**_: Any) -> None:
+        passes.append("pass")
+
+    async def finalize(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        deletions.append(retry)
+        patch.status["deleting"] = retry
+        if retry < 2:
+            raise kopf.TemporaryError("the connector is still listed", delay=0.01)
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    finalizers = ["other.example/keep", FINALIZER]
+    loop.track(body("a", finalizers=finalizers))
+
+    async def check() -> None:
+        loop.track(body("a", finalizers=finalizers, deletionTimestamp="2026-12-03T12:00:00Z"))
+        loop.changed("a")  # an update kopf reports meanwhile does not turn it back into a normal pass
+        await wait_for(lambda: len(loop) == 0)
+        await asyncio.sleep(0.05)
+
+    await running(loop, gateway, check)
+    assert passes == []
+    assert deletions == [0, 1, 2]
+    assert gateway.writes[-1] == ("remove-finalizer", PLURAL, "team", "c-a", {"index": 1, "value": FINALIZER})
+    assert [w[4] for w in gateway.writes if w[0] == "status"] == [{"deleting": 0}, {"deleting": 1}, {"deleting": 2}]
+
+
+async def test_a_deletion_whose_finalizer_removal_is_refused_runs_again(monkeypatch: Any) -> None:
+    monkeypatch.setattr(resync, "HOLD_RETRY_SECONDS", 0.01)
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    gateway.refusals = [KubeApiError(422, "test failed")]
+    deletions: list[int] = []
+
+    async def finalize(retry: int, **_: Any) -> None:
+        deletions.append(retry)
+
+    async def run(**_: Any) -> None:
+        raise AssertionError("being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    loop.track(body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z"))
+    await running(loop, gateway, lambda: wait_for(lambda: len(loop) == 0))
+    assert len(deletions) == 2
+    assert gateway.writes == [("remove-finalizer", PLURAL, "team", "c-a", {"index": 0, "value": FINALIZER})]
+
+
+async def test_a_deletion_that_fails_for_good_lets_go_and_one_without_the_finalizer_runs_nothing() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    deletions: list[str] = []
+
+    async def finalize(body: kopf.Body, **_: Any) -> None:
+        deletions.append(body.metadata.uid or "")
+        raise kopf.PermanentError("spec.aws: field required")
+
+    async def run(**_: Any) -> None:
+        raise AssertionError("being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    loop.track(body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z"))
+    # Never held by this operator (deleted before its first pass): nothing of ours to clean up.
+    loop.track(body("b", deletionTimestamp="2026-12-03T12:00:00Z"))
+    assert len(loop) == 1
+    await running(loop, gateway, lambda: wait_for(lambda: len(loop) == 0))
+    assert deletions == ["a"]
+    assert gateway.writes == [("remove-finalizer", PLURAL, "team", "c-a", {"index": 0, "value": FINALIZER})]

@@ -51,13 +51,6 @@ async def _run(body: kopf.Body, patch: kopf.Patch, *, trigger: Trigger) -> None:
 
 
 @logs.about_object
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-    """kopf's own pass, for an object the resync loop does not track yet: a change to the spec, an
-    annotation or a dependency reads the connector fresh; kopf's retries share the cluster's list."""
-    await _run(body, patch, trigger="change" if retry == 0 else "poll")
-
-
-@logs.about_object
 async def resync(body: kopf.Body, patch: kopf.Patch, retry: int, change: bool = False, **_: Any) -> None:
     """A pass of the resync loop: a change's (a fresh read), a poll while the last pass asked to come
     back, or the periodic resync; polls and resyncs are served from the one shared list per cluster."""
@@ -111,8 +104,7 @@ def register(
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync_loop.handing_over(loop, reconcile)
+            resync_loop.handing_over(loop)
         )
-    loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync)
-    kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
+    loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync, finalize)
     kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(resync_loop.feeding(loop, record_claim))

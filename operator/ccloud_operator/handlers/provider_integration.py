@@ -125,10 +125,9 @@ def register(
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync.handing_over(loop, reconcile)
+            resync.handing_over(loop)
         )
-    loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile)
-    kopf.on.delete(*resource, registry=registry, id="finalize", when=when)(finalize)
+    loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile, finalize)
     kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
     kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(
         resync.feeding(loop, functools.partial(wake_connectors, loop=loop))

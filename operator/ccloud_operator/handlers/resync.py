@@ -37,7 +37,7 @@ from typing import Any, cast
 import kopf
 
 from ccloud_operator import metrics
-from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, KOPF_PREFIX
+from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, FINALIZER, KOPF_PREFIX
 from ccloud_operator.kube import KubeApiError, KubeGateway
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,24 @@ ERROR_DELAY_SECONDS = 60.0
 
 #: Annotations no pass reads, each a full copy of the object: left out of the slim copy.
 _BULKY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
-_METADATA_KEPT = ("name", "namespace", "uid", "generation", "creationTimestamp", "deletionTimestamp")
+_METADATA_KEPT = (
+    "name",
+    "namespace",
+    "uid",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "finalizers",
+)
+
+#: How soon a pass is tried again when the finalizer could not be added or removed (the object changed
+#: since it was read): by then the watch has delivered it as it is.
+HOLD_RETRY_SECONDS = 1.0
+
+
+class _NotHeld(Exception):
+    """The operator's finalizer could not be put on the object; its pass must not run."""
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,6 +101,8 @@ class _Kind:
     plural: str
     interval: float
     run: Pass
+    #: The deletion pass: the loop holds the object's finalizer while it runs, and lets go when it succeeds.
+    finalize: Pass | None = None
 
 
 @dataclass
@@ -97,6 +116,8 @@ class _Tracked:
     polls: int = 0
     #: A change (create, update, resume) is waiting for its pass: the next pass reads afresh.
     changed: bool = False
+    #: Being deleted with the operator's finalizer on it: the passes are the kind's deletion passes.
+    deleting: bool = False
 
 
 class ResyncLoop:
@@ -113,15 +134,16 @@ class ResyncLoop:
         self._kube: KubeGateway | None = None
         self._context: contextvars.Context | None = None
 
-    def add_kind(self, kind: str, plural: str, interval: float, run: Pass) -> None:
-        self._kinds[kind] = _Kind(plural, interval, run)
+    def add_kind(self, kind: str, plural: str, interval: float, run: Pass, finalize: Pass | None = None) -> None:
+        self._kinds[kind] = _Kind(plural, interval, run, finalize)
 
     def __len__(self) -> int:
         return len(self._tracked)
 
     def track(self, body: Mapping[str, Any], deleted: bool = False) -> None:
-        """A watch event: remember the object's latest fields; schedule its first pass when new; stop
-        resyncing it once it is being deleted (its finalizer does the rest)."""
+        """A watch event: remember the object's latest fields; schedule its first pass when new; once it
+        is being deleted, run the deletion passes instead while the operator's finalizer is on it, and
+        forget it when it is gone."""
         if self._context is None:
             # kopf lets a handler post Events through context variables it sets in each object's task,
             # not in the operator's: the passes run in copies of the context of the first event seen.
@@ -136,7 +158,19 @@ class ResyncLoop:
             fresh = slim(body)
             tracked.raw.clear()
             tracked.raw.update(fresh)
-        if deleted or metadata.get("deletionTimestamp"):
+        if metadata.get("deletionTimestamp") and not deleted:
+            if FINALIZER not in (metadata.get("finalizers") or []) or self._kinds[kind].finalize is None:
+                # Nothing of the operator's to clean up: its first pass adds the finalizer before any
+                # external object exists.
+                self._tracked.pop(uid, None)
+                return
+            if tracked is None:
+                tracked = self._tracked[uid] = _Tracked(kind, slim(body))
+            if not tracked.deleting:
+                tracked.deleting, tracked.polls, tracked.changed = True, 0, False
+                self._schedule(uid, tracked, 0.0)
+            return
+        if deleted:
             self._tracked.pop(uid, None)
             return
         if tracked is None:
@@ -148,6 +182,8 @@ class ResyncLoop:
         tracked = self._tracked.get(uid)
         if tracked is None:
             return False
+        if tracked.deleting:
+            return True  # its deletion passes run anyway; a change to an object going away is moot
         tracked.changed = True
         tracked.polls = 0
         self._schedule(uid, tracked, 0.0)
@@ -196,24 +232,91 @@ class ResyncLoop:
         # the end of this one must not push back.
         due, polls, next_polls = tracked.due, tracked.polls, 0
         change, tracked.changed = tracked.changed, False
+        deleting = tracked.deleting
+        released = False
         try:
-            await kind.run(body=body, patch=patch, retry=polls, change=change)
+            if deleting:
+                assert kind.finalize is not None
+                await kind.finalize(body=body, patch=patch, retry=polls)
+                released = True
+            else:
+                if kind.finalize is not None:
+                    await self._hold(kind, tracked)
+                await kind.run(body=body, patch=patch, retry=polls, change=change)
         except kopf.TemporaryError as error:
             delay, result = (error.delay if error.delay is not None else kind.interval), "retry"
             next_polls = polls + 1
             namespace, name = body.metadata.namespace, body.metadata.name
             logger.info("%s %s/%s: %s; next pass in %ss", tracked.kind, namespace, name, error, delay)
+        except _NotHeld as error:
+            # No pass without the finalizer on: retried once the watch shows the object as it is now.
+            delay, result, next_polls, tracked.changed = HOLD_RETRY_SECONDS, "retry", polls, change
+            logger.info("%s %s/%s: %s", tracked.kind, body.metadata.namespace, body.metadata.name, error)
         except kopf.PermanentError:
-            result = "invalid"  # reported on the object; the next interval meets the same spec again
+            # Reported on the object. For a deletion: nothing a retry could change, so the object is let
+            # go (kopf's rule for a deletion handler that fails for good).
+            result, released = "invalid", deleting
         except Exception:
             logger.exception("Pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
         metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
         await self._apply(kind.plural, body, patch)
+        if released:
+            if await self._release(kind, tracked):
+                self._tracked.pop(uid, None)
+                return
+            delay = HOLD_RETRY_SECONDS
         # A change that came meanwhile already reset the polls and scheduled its own pass.
         if self._tracked.get(uid) is tracked and tracked.due == due:
             tracked.polls = next_polls
             self._schedule(uid, tracked, delay)
+
+    async def _hold(self, kind: _Kind, tracked: _Tracked) -> None:
+        """Put the operator's finalizer on the object before its first pass can create anything outside
+        the cluster, so that a deletion always goes through the kind's deletion pass."""
+        metadata = tracked.raw["metadata"]
+        finalizers = list(metadata.get("finalizers") or [])
+        if FINALIZER in finalizers:
+            return
+        assert self._kube is not None
+        try:
+            await self._kube.add_finalizer(
+                kind.plural,
+                metadata.get("namespace") or "",
+                metadata.get("name") or "",
+                FINALIZER,
+                finalizers=finalizers,
+                resource_version=str(metadata.get("resourceVersion") or ""),
+            )
+        except KubeApiError as error:
+            # 409/422: changed since it was read (or already being deleted); 404: gone. Either way the
+            # next watch event tells.
+            raise _NotHeld(f"could not add the finalizer: {error}") from error
+        # Until the watch delivers the object as written: the next pass must not add it again.
+        metadata["finalizers"] = [*finalizers, FINALIZER]
+
+    async def _release(self, kind: _Kind, tracked: _Tracked) -> bool:
+        """Take the operator's finalizer off a deleted object whose deletion pass succeeded; False when
+        the API server refused (the object changed since it was read), so the pass runs again."""
+        metadata = tracked.raw["metadata"]
+        finalizers = list(metadata.get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return True
+        assert self._kube is not None
+        try:
+            await self._kube.remove_finalizer(
+                kind.plural,
+                metadata.get("namespace") or "",
+                metadata.get("name") or "",
+                FINALIZER,
+                index=finalizers.index(FINALIZER),
+            )
+        except KubeApiError as error:
+            logger.info(
+                "Could not remove the finalizer of %s/%s: %s", metadata.get("namespace"), metadata.get("name"), error
+            )
+            return False
+        return True
 
     async def _apply(self, plural: str, body: kopf.Body, patch: kopf.Patch) -> None:
         """Write what the pass decided, as kopf writes a handler's patch: an object deleted meanwhile
@@ -231,15 +334,15 @@ class ResyncLoop:
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
 
 
-def handing_over(loop: ResyncLoop, handler: Pass) -> Pass:
-    """A kind's change handler whose pass the loop runs: kopf is done at once, and the loop runs the pass
-    (``change=True``) as soon as a slot is free, and its polls after. An object the loop does not track
-    (no watch event seen yet) is passed by kopf itself, as before the loop."""
+def handing_over(loop: ResyncLoop) -> Pass:
+    """A kind's change handler (create, update, resume) whose pass the loop runs: kopf is done at once,
+    and the loop runs the pass (``change=True``) as soon as a slot is free, and its polls after."""
 
-    @functools.wraps(handler)
-    async def handed_over(**kwargs: Any) -> None:
-        if not loop.changed(kwargs["body"].metadata.uid or ""):
-            await handler(**kwargs)
+    async def handed_over(body: kopf.Body, **_: Any) -> None:
+        # kopf runs the watch-event handlers, which feed the loop, before the change handlers; tracking
+        # here too keeps the pass in the loop (never without the finalizer) whatever that order.
+        loop.track(body)
+        loop.changed(body.metadata.uid or "")
 
     return handed_over
 
