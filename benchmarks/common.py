@@ -162,11 +162,14 @@ def integration_spec(info: EmulatorInfo, namespace: str, index: int) -> dict[str
     }
 
 
-def connector_spec(info: EmulatorInfo, namespace: str, integration_index: int) -> dict[str, Any]:
-    """An S3 sink on one integration's role and bucket (the shape tests/operator uses)."""
+def connector_spec(
+    info: EmulatorInfo, namespace: str, integration_index: int, kafka_cluster: str | None = None
+) -> dict[str, Any]:
+    """An S3 sink on one integration's role and bucket (the shape tests/operator uses), in the seeded
+    Kafka cluster unless another is named."""
     return {
         "environment": info.environment_id,
-        "kafkaCluster": info.kafka_cluster_id,
+        "kafkaCluster": kafka_cluster or info.kafka_cluster_id,
         "connectorClass": "S3_SINK",
         "providerIntegrationRef": {"name": integration_name(integration_index)},
         "kafkaAuth": {"serviceAccountId": info.service_account_id},
@@ -679,6 +682,8 @@ class Run:
     watch: ObjectWatch
     run_dir: Path
     tally: EmulatorTally
+    #: The Kafka clusters connectors are spread over (``add_clusters``); empty: the seeded one.
+    clusters: list[str] = field(default_factory=list)
 
     @property
     def api(self) -> client.ApiClient:
@@ -703,12 +708,22 @@ class Run:
         for index in range(start, start + integrations):
             s3.create_bucket(Bucket=bucket_name(self.namespace, index))
 
+    def add_clusters(self, count: int) -> list[str]:
+        """Make Kafka clusters until the emulator has ``count`` (the seeded one first); all their ids."""
+        clusters = [self.info.kafka_cluster_id]
+        while len(clusters) < count:
+            clusters.append(self.admin.create_cluster(f"bench-{len(clusters)}"))
+        self.clusters = clusters
+        return clusters
+
     def apply(self, integrations: Sequence[int], connectors: Sequence[tuple[int, int]], *, threads: int = 8) -> float:
         """Create the given ProviderIntegrations and (connector, integration) ManagedConnectors at once.
 
         Returns how long the creates took; the objects are created by ``threads`` parallel clients,
-        integrations first only in the sense that their creates are submitted first.
+        integrations first only in the sense that their creates are submitted first. Connector i goes to
+        Kafka cluster i modulo the clusters made by ``add_clusters`` (the seeded one only by default).
         """
+        clusters = self.clusters or [self.info.kafka_cluster_id]
         custom = client.CustomObjectsApi(self.api)
         bodies: list[tuple[str, dict[str, Any]]] = []
         for index in integrations:
@@ -731,7 +746,7 @@ class Run:
                         "apiVersion": f"{GROUP}/{VERSION}",
                         "kind": "ManagedConnector",
                         "metadata": {"name": connector_name(index)},
-                        "spec": connector_spec(self.info, self.namespace, integration),
+                        "spec": connector_spec(self.info, self.namespace, integration, clusters[index % len(clusters)]),
                     },
                 )
             )

@@ -8,7 +8,10 @@ object is Ready, lets 5 s pass, and reads VmRSS (resident now) and VmHWM (peak r
 ``--steady`` seconds after all were Ready (by then the heap was trimmed and every object resynced once):
 the steady state, and the peak of the whole run.
 
-    python -m benchmarks.memory [--sizes 100 500 1000] [--steady 75] [--json .state/benchmarks/results/memory.json]
+    python -m benchmarks.memory [--sizes 100 500 1000] [--steady 75] [--integrations N] [--clusters K]
+        [--json .state/benchmarks/results/memory.json]
+
+The fleet of issue 13: ``--sizes 10100 --integrations 100 --clusters 20`` (10,000 connectors).
 """
 
 from __future__ import annotations
@@ -31,11 +34,24 @@ from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 SETTLE_SECONDS = 5.0
 
 
-def measure(bench: Bench, resources: int, settings: StackSettings, timeout: float, steady: float) -> dict[str, Any]:
-    """Baseline, apply, wait for Ready, settle, read memory; read it again ``steady`` s after all Ready."""
-    integrations = max(1, resources // 10)
+def measure(
+    bench: Bench,
+    resources: int,
+    settings: StackSettings,
+    timeout: float,
+    steady: float,
+    *,
+    integrations: int | None = None,
+    clusters: int = 1,
+) -> dict[str, Any]:
+    """Baseline, apply, wait for Ready, settle, read memory; read it again ``steady`` s after all Ready.
+
+    ``integrations`` of the resources are ProviderIntegrations (a tenth by default), the rest connectors
+    spread over ``clusters`` Kafka clusters."""
+    integrations = integrations or max(1, resources // 10)
     connectors = resources - integrations
     with bench.run(f"bench-memory-{resources}", settings) as run:
+        run.add_clusters(clusters)
         time.sleep(3.0)
         baseline = process_memory_kib(run.pid)
         run.create_buckets(integrations)
@@ -63,6 +79,7 @@ def measure(bench: Bench, resources: int, settings: StackSettings, timeout: floa
         "resources": resources,
         "integrations": integrations,
         "connectors": connectors,
+        "kafka_clusters": clusters,
         "ready_seconds": ready_seconds,
         "all_ready": ready_seconds is not None,
         "ready_counts_at_reading": ready_counts,
@@ -88,13 +105,38 @@ def main() -> None:
     parser.add_argument(
         "--steady", type=float, default=75.0, help="seconds after all Ready of the second reading (default 75)"
     )
+    parser.add_argument(
+        "--integrations", type=int, default=None, help="ProviderIntegrations per size (default: a tenth of it)"
+    )
+    parser.add_argument("--clusters", type=int, default=1, help="Kafka clusters the connectors spread over (default 1)")
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the operator, to compare settings (repeatable)",
+    )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory.json"))
     args = parser.parse_args()
-    settings = StackSettings(provisioning_seconds=1.0, integration_quota=max(100, max(args.sizes) // 10 + 10))
+    settings = StackSettings(
+        provisioning_seconds=1.0,
+        integration_quota=max(100, max(args.sizes) // 10 + 10),
+        operator_env=dict(item.split("=", 1) for item in args.operator_env),
+    )
     results: list[dict[str, Any]] = []
     with Bench("memory") as bench:
         for resources in args.sizes:
-            results.append(measure(bench, resources, settings, args.timeout, args.steady))
+            results.append(
+                measure(
+                    bench,
+                    resources,
+                    settings,
+                    args.timeout,
+                    args.steady,
+                    integrations=args.integrations,
+                    clusters=args.clusters,
+                )
+            )
             # Written after every size, so a run stopped part-way keeps what it measured.
             write_json(args.json, "memory", {"settings": settings, "results": results})
     rows = [

@@ -44,7 +44,7 @@ class KubeGateway(Protocol):
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None: ...
 
     async def add_finalizer(
-        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str]
     ) -> None: ...
 
     async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str, *, index: int) -> None: ...
@@ -194,19 +194,25 @@ class KubernetesGateway:
         await self._merge_patch(f"{_custom_path(namespace, plural, name)}/status", {"status": status})
 
     async def add_finalizer(
-        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str]
     ) -> None:
-        """Add ``finalizer`` to the object as last read (``finalizers`` at ``resource_version``): a JSON
-        patch that the API server refuses (409 or 422) if anything changed the object since, so another
-        controller's finalizer added meanwhile is never overwritten."""
+        """Add ``finalizer`` to the object whose finalizers were last read as ``finalizers``: a JSON patch
+        that the API server refuses (422) if they changed since, so another controller's finalizer added
+        meanwhile is never overwritten. Only the finalizers are compared: kopf's own write of the object
+        right after a create does not get in the way. (The API server's ``test`` of null passes on a
+        missing field.)"""
+        if finalizers:
+            patch = [
+                {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+            ]
+        else:
+            patch = [
+                {"op": "test", "path": "/metadata/finalizers", "value": None},
+                {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+            ]
         await self.api.request(
-            "PATCH",
-            _custom_path(namespace, plural, name),
-            body=[
-                {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
-                {"op": "add", "path": "/metadata/finalizers", "value": [*finalizers, finalizer]},
-            ],
-            content_type="application/json-patch+json",
+            "PATCH", _custom_path(namespace, plural, name), body=patch, content_type="application/json-patch+json"
         )
 
     async def remove_finalizer(self, plural: str, namespace: str, name: str, finalizer: str, *, index: int) -> None:

@@ -54,6 +54,12 @@ class OperatorSettings(BaseSettings):
         description="Reconcile passes running at the same time; others wait their turn. Bounds the memory peak of "
         "a bulk apply; Confluent's rate limit bounds its throughput long before this does.",
     )
+    max_concurrent_objects: int = Field(
+        64,
+        ge=1,
+        description="Objects whose watch events are processed at the same time; the others' events queue. Bounds "
+        "the memory peak when many objects change together (a bulk apply, a start-up).",
+    )
     malloc_arena_max: int = Field(
         2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."
     )

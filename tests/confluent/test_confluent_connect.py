@@ -264,3 +264,19 @@ def test_error_code_shape_can_be_switched_on(api: httpx.Client, info: EmulatorIn
 def test_unknown_cluster_is_404(api: httpx.Client, info: EmulatorInfo) -> None:
     response = api.get(f"/connect/v1/environments/{info.environment_id}/clusters/lkc-nope0/connectors")
     assert response.status_code == 404
+
+
+def test_a_cluster_made_in_the_console_keeps_its_own_connectors(
+    api: httpx.Client, info: EmulatorInfo, admin: SandboxAdmin
+) -> None:
+    cluster = admin.create_cluster("second")
+    assert cluster.startswith("lkc-") and cluster != info.kafka_cluster_id
+    base = f"/connect/v1/environments/{info.environment_id}/clusters/{cluster}/connectors"
+    assert api.get(base).json() == []
+    name = unique("other-cluster")
+    response = api.post(base, json={"name": name, "config": datagen_config(name)})
+    assert response.status_code == 201, response.text
+    assert api.get(base).json() == [name]
+    assert name not in api.get(connectors_path(info)).json()
+    admin.delete_cluster(cluster)
+    assert api.get(base).status_code == 404

@@ -124,14 +124,19 @@ class World:
 
     # -- Kubernetes objects --------------------------------------------------------------------
 
-    def create(self, plural: str, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> None:
+    def create(
+        self,
+        plural: str,
+        name: str,
+        spec: dict[str, Any],
+        annotations: dict[str, str] | None = None,
+        finalizers: list[str] | None = None,
+    ) -> None:
         kind = {PROVIDER_INTEGRATIONS: "ProviderIntegration", MANAGED_CONNECTORS: "ManagedConnector"}[plural]
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": kind,
-            "metadata": {"name": name, "annotations": annotations or {}},
-            "spec": spec,
-        }
+        metadata: dict[str, Any] = {"name": name, "annotations": annotations or {}}
+        if finalizers:
+            metadata["finalizers"] = finalizers
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": metadata, "spec": spec}
         self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body)
 
     def get(self, plural: str, name: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import httpx
 
 from ccloud_operator.constants import (
     DEPENDENCY_REVISION_ANNOTATION,
+    FINALIZER,
     RESTART_ANNOTATION,
     TRUST_STATEMENT_SID,
 )
@@ -126,6 +127,25 @@ def test_applied_together_and_deleted_together(world: World) -> None:
     assert state["connectors"] == {} and state["integrations"] == {}
     roles = [r["RoleName"] for r in world.moto.client("iam").list_roles()["Roles"]]
     assert "together-role" not in roles
+
+
+def test_another_controllers_finalizer_is_kept_and_ours_goes_only_after_the_cleanup(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="shared")
+    world.start_operator()
+    s3_role_integration(world, "shared", "shared")
+    world.create(MC, "sink", s3_sink_spec(world, "shared", "shared"), finalizers=["backup.example.com/keep"])
+    obj = world.wait_condition(MC, "sink", "Ready", "True", timeout=90)
+    assert obj["metadata"]["finalizers"] == ["backup.example.com/keep", FINALIZER]
+
+    world.delete(MC, "sink")
+    obj = world.wait_for(
+        MC, "sink", lambda o: FINALIZER not in o["metadata"].get("finalizers", []), "the operator's finalizer to go"
+    )
+    # The connector went first; the other controller's finalizer is still there, and so is the object.
+    assert world.admin.state()["connectors"] == {}
+    assert obj["metadata"]["finalizers"] == ["backup.example.com/keep"]
+    world.patch(MC, "sink", {"metadata": {"finalizers": None}})
+    world.wait_gone(MC, "sink")
 
 
 def test_a_connector_created_paused_stays_paused_until_asked_to_run(world: World) -> None:

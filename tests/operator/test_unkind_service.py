@@ -223,7 +223,8 @@ def test_a_connector_created_paused_is_paused_once_running_and_a_failed_one_is_n
 
 def test_a_connector_failing_on_iam_propagation_runs_again_without_user_action(world: World) -> None:
     world.admin.set_realism(iam_propagation_seconds=nominal(8), provisioning_seconds=nominal(1))
-    world.start_operator()
+    # No resync within the test: after its restart the connector is polled until it runs again.
+    world.start_operator(CCLOUD_OPERATOR_RESYNC_INTERVAL="600")
     obj = ready_pair(world, "fresh")
     assert obj["spec"].get("restartPolicy") is None  # the default, Never
     event = world.wait_event("fresh-sink", "ConnectorRestarted")

@@ -29,7 +29,7 @@ class RecordingGateway:
         self.refusals: list[KubeApiError] = []
 
     async def add_finalizer(
-        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str], resource_version: str
+        self, plural: str, namespace: str, name: str, finalizer: str, *, finalizers: list[str]
     ) -> None:
         if self.refusals:
             raise self.refusals.pop(0)
@@ -345,7 +345,7 @@ async def test_the_finalizer_goes_on_before_the_first_pass_and_only_once() -> No
         raise AssertionError("not being deleted")
 
     loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
-    loop.track(body("a", finalizers=["other.example/keep"], resourceVersion="7"))
+    loop.track(body("a", finalizers=["other.example/keep"]))
     loop.changed("a")
     await running(loop, gateway, lambda: wait_for(lambda: len(order) >= 3))
     # Added once, before anything ran, after the finalizer another controller put there.
@@ -367,7 +367,7 @@ async def test_no_pass_runs_while_the_finalizer_cannot_be_added(monkeypatch: Any
         raise AssertionError("not being deleted")
 
     loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
-    loop.track(body("a", resourceVersion="7"))
+    loop.track(body("a"))
     loop.changed("a")
     await running(loop, gateway, lambda: wait_for(lambda: len(seen) == 1))
     # Two refusals, no pass; the third try held it, and the pass ran still as the change it was.

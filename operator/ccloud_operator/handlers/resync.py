@@ -18,6 +18,13 @@ worker, the object's whole body and kopf's per-handler state alive while it queu
 annotation (another full body through the watch) on each retry. Here a change costs a flag and a
 heap entry until its pass runs. At 1000 objects this lowered the steady state (161 to 142 MiB), not
 the peak, which is kopf's processing of the watch events (docs/performance.md, section 7).
+
+Deletion is the loop's too. The loop puts the operator's finalizer on an object before its first pass
+(so nothing outside the cluster exists without it), runs the kind's deletion pass once the object is
+being deleted, with its retries, and takes the finalizer off when that pass succeeds. kopf runs no
+handler that waits, so the number of objects kopf works on at once can be bounded
+(``max_concurrent_objects``) without one object's wait holding up another's: an integration waiting for
+its connectors to go used to sleep inside its kopf worker.
 """
 
 from __future__ import annotations
@@ -56,7 +63,6 @@ _METADATA_KEPT = (
     "namespace",
     "uid",
     "generation",
-    "resourceVersion",
     "creationTimestamp",
     "deletionTimestamp",
     "finalizers",
@@ -286,11 +292,10 @@ class ResyncLoop:
                 metadata.get("name") or "",
                 FINALIZER,
                 finalizers=finalizers,
-                resource_version=str(metadata.get("resourceVersion") or ""),
             )
         except KubeApiError as error:
-            # 409/422: changed since it was read (or already being deleted); 404: gone. Either way the
-            # next watch event tells.
+            # 422: its finalizers changed since they were read (or it is being deleted); 404: gone.
+            # Either way the next watch event tells.
             raise _NotHeld(f"could not add the finalizer: {error}") from error
         # Until the watch delivers the object as written: the next pass must not add it again.
         metadata["finalizers"] = [*finalizers, FINALIZER]

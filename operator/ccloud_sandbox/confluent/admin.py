@@ -155,6 +155,11 @@ class SandboxAdmin:
         """Delete an integration "in the console", even while connectors use it."""
         self._call("DELETE", f"/integrations/{integration_id}")
 
+    def create_cluster(self, display_name: str | None = None) -> str:
+        """Make another Kafka cluster "in the console", in the seed environment; its id."""
+        body = {"display_name": display_name} if display_name else {}
+        return str(self._call("POST", "/clusters", body)["id"])
+
     def delete_cluster(self, kafka_cluster_id: str | None = None) -> None:
         """Delete a Kafka cluster "in the console" (the seeded one by default), with its connectors."""
         self._call("DELETE", f"/clusters/{kafka_cluster_id or self.kafka_cluster_id}")

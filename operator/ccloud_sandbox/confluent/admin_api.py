@@ -36,6 +36,8 @@ Out-of-band edits
           integration registered by someone else (the console, Terraform: provider "aws" by default),
           visible at once
 - `DELETE /_sandbox/integrations/{id}`           -> 204 even while connectors use it
+- `POST   /_sandbox/clusters` `{"display_name"?: str}` -> 201 `{"id", "environment_id", ...}`, another Kafka
+  cluster in the seed environment, as made in the console
 - `DELETE /_sandbox/clusters/{lkc}`              -> 204, the Kafka cluster and its connectors are gone
 - `PUT    /_sandbox/connectors/{env}/{lkc}/{name}/config`  flat map -> replace, no validation, re-provisions
 - `PATCH  /_sandbox/connectors/{env}/{lkc}/{name}/config`  flat map, null deletes a key -> merge, re-provisions
@@ -64,6 +66,7 @@ from ccloud_sandbox.confluent.state import (
     SandboxState,
     ServiceAccount,
     new_cloud_api_key,
+    new_cluster,
     new_resource_id,
 )
 
@@ -253,6 +256,32 @@ async def delete_integration(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+async def create_cluster(request: web.Request) -> web.StreamResponse:
+    """POST /_sandbox/clusters: another Kafka cluster in the seed environment, in the seed cluster's region."""
+    sandbox = sandbox_of(request)
+    body = await json_body(request) if request.can_read_body else {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "a JSON object is required")
+    seed = sandbox.state.clusters.get(sandbox.state.seed_cluster_id)
+    region = seed.region if seed is not None else "us-east-1"
+    cluster = new_cluster(
+        environment_id=sandbox.state.seed_environment_id,
+        display_name=str(body.get("display_name") or "made-in-the-console"),
+        region=region,
+    )
+    sandbox.state.clusters[cluster.id] = cluster
+    sandbox.persist()
+    return json_response(
+        {
+            "id": cluster.id,
+            "environment_id": cluster.environment_id,
+            "display_name": cluster.display_name,
+            "region": cluster.region,
+        },
+        201,
+    )
+
+
 async def delete_cluster(request: web.Request) -> web.StreamResponse:
     """DELETE /_sandbox/clusters/{lkc}: the cluster is deleted in the console, its connectors with it."""
     sandbox = sandbox_of(request)
@@ -346,6 +375,7 @@ def routes() -> list[web.RouteDef]:
         web.delete("/_sandbox/api-keys/{key}", revoke_api_key),
         web.post("/_sandbox/role-bindings", create_role_binding),
         web.delete("/_sandbox/integrations/{id}", delete_integration),
+        web.post("/_sandbox/clusters", create_cluster),
         web.delete("/_sandbox/clusters/{lkc}", delete_cluster),
         web.put(f"{one}/config", replace_connector_config),
         web.patch(f"{one}/config", patch_connector_config),

@@ -258,20 +258,25 @@ class SandboxState:
         )
 
 
+def new_cluster(*, environment_id: str, display_name: str, region: str) -> KafkaCluster:
+    """A Kafka cluster with a fresh `lkc-` id and the bootstrap endpoint Confluent gives one."""
+    cluster_id = new_resource_id("lkc")
+    return KafkaCluster(
+        id=cluster_id,
+        environment_id=environment_id,
+        display_name=display_name,
+        region=region,
+        bootstrap_endpoint=f"SASL_SSL://pkc-{cluster_id[4:]}.{region}.aws.confluent.cloud:9092",
+    )
+
+
 def seed_state(
     *, region: str, api_key: str | None, api_secret: str | None, integration_quota: int, created_at: str
 ) -> SandboxState:
     """A fresh world: one organization, environment, cluster and service account with an admin key."""
     organization_id = str(uuid.uuid4())
     environment = Environment(id=new_resource_id("env"), display_name="sandbox")
-    cluster_id = new_resource_id("lkc")
-    cluster = KafkaCluster(
-        id=cluster_id,
-        environment_id=environment.id,
-        display_name="sandbox-cluster",
-        region=region,
-        bootstrap_endpoint=f"SASL_SSL://pkc-{cluster_id[4:]}.{region}.aws.confluent.cloud:9092",
-    )
+    cluster = new_cluster(environment_id=environment.id, display_name="sandbox-cluster", region=region)
     account = ServiceAccount(id=new_resource_id("sa", 6), display_name="sandbox-admin")
     if api_key is None or api_secret is None:
         api_key, api_secret = new_cloud_api_key()
