@@ -14,6 +14,7 @@ from aiohttp import web
 from ccloud_operator import events, memory, runtime
 from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, resync, secrets
+from ccloud_operator.handlers.references import Directory
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
 from ccloud_operator.leadership import KubernetesLeaseStore, LeaderElector, default_identity
 from ccloud_operator.settings import OperatorSettings
@@ -81,9 +82,10 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         logger.info("Operator stopped")
 
     shard = config.shard()
-    provider_integration.register(registry, loop, config.validation_interval, shard.when())
-    managed_connector.register(registry, loop, config.resync_interval, shard.when())
-    secrets.register(registry, loop, shard)
+    directory = Directory()
+    provider_integration.register(registry, loop, directory, config.validation_interval, shard.when())
+    managed_connector.register(registry, loop, directory, config.resync_interval, shard.when())
+    secrets.register(registry, loop, directory, shard)
     return registry
 
 

@@ -13,6 +13,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccloud_operator import __version__
+from ccloud_operator.constants import FINALIZER
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
 from ccloud_sandbox.controlplane.cli import repo_root
@@ -244,3 +245,21 @@ def test_alert_rules_fire_on_a_failing_connector_and_stay_quiet_on_a_healthy_one
         "CCloudReconcileFailing": {(("kind", "ManagedConnector"), *sink)},
         "CCloudConfluentRateLimited": {()},
     }
+
+
+def test_a_start_with_more_objects_than_kopf_workers_reaches_every_object(world: World) -> None:
+    """kopf's indexes hold every object's handlers until all of the first listing are indexed, waiting
+    inside kopf's workers: with fewer workers than objects that wait never ended. Now nothing waits."""
+    world.moto.client("s3").create_bucket(Bucket="early")
+    names = [f"early-{i}" for i in range(6)]
+    # Created before the operator runs, so they all come in kopf's first listing.
+    for name in names:
+        world.create(MC, name, s3_sink_spec(world, "early", "early"))
+    world.start_operator(CCLOUD_OPERATOR_MAX_CONCURRENT_OBJECTS="2", CCLOUD_OPERATOR_RESYNC_INTERVAL="600")
+    for name in names:
+        obj = world.wait_condition(MC, name, "Ready", "False", reason="WaitingForProviderIntegration", timeout=60)
+        assert FINALIZER in obj["metadata"]["finalizers"]
+    # The integration's readiness wakes all six (no resync within the test).
+    s3_role_integration(world, "early", "early")
+    for name in names:
+        world.wait_condition(MC, name, "Ready", "True", timeout=90)

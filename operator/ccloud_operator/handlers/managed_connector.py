@@ -18,6 +18,7 @@ from ccloud_operator.constants import (
 from ccloud_operator.handlers import resync as resync_loop
 from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
+from ccloud_operator.handlers.references import Directory
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import ManagedConnectorSpec
 from ccloud_operator.reconcilers.connector_claims import Claim
@@ -96,6 +97,7 @@ async def record_claim(body: kopf.Body, type: str | None, **_: Any) -> None:
 def register(
     registry: kopf.OperatorRegistry,
     loop: resync_loop.ResyncLoop,
+    directory: Directory,
     resync_interval: float,
     when: Callable[..., bool] | None = None,
 ) -> None:
@@ -107,4 +109,6 @@ def register(
             resync_loop.handing_over(loop)
         )
     loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync, finalize)
-    kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(resync_loop.feeding(loop, record_claim))
+    kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(
+        resync_loop.feeding(loop, record_claim, directory.integration_users, directory.connector_secrets)
+    )

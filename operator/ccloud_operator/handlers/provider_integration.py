@@ -20,6 +20,7 @@ from ccloud_operator.constants import (
 from ccloud_operator.handlers import resync
 from ccloud_operator.handlers.common import parse_spec, run_pass
 from ccloud_operator.handlers.gates import is_paused, report_paused, report_violation, wait_while_paused
+from ccloud_operator.handlers.references import Directory, References
 from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.provider_integration import ProviderIntegrationSpec
 from ccloud_operator.reconcilers.provider_integration import ResourceRef
@@ -68,25 +69,9 @@ async def finalize(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 _announced: dict[str, str] = {}
 
 
-#: (namespace, ProviderIntegration name) -> (ManagedConnector name, uid).
-UsersIndex = kopf.Index[tuple[str, str], tuple[str, str]]
-
-
-def index_users(
-    spec: kopf.Spec, name: str, namespace: str | None, uid: str | None, **_: Any
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """Which ProviderIntegration each ManagedConnector uses: an integration finds its connectors here,
-    not by listing every connector of the namespace (at 1000 objects those lists were the operator's
-    largest transient allocations)."""
-    ref = (spec.get("providerIntegrationRef") or {}).get("name")
-    if not ref:
-        return {}
-    return {(namespace or "", ref): (name, uid or "")}
-
-
 @logs.about_object
 async def wake_connectors(
-    body: kopf.Body, type: str | None, integration_users: UsersIndex, loop: resync.ResyncLoop, **_: Any
+    body: kopf.Body, type: str | None, users: References, loop: resync.ResyncLoop, **_: Any
 ) -> None:
     """Keep the integration directory current, and wake the connectors when the id or readiness changed.
 
@@ -110,13 +95,14 @@ async def wake_connectors(
         return
     _announced[uid] = revision
     value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
-    for connector, connector_uid in list(integration_users.get((namespace, name), [])):
+    for connector, connector_uid in users.of(namespace, name):
         await resync.wake(loop, rt.kube, MANAGED_CONNECTORS, namespace, connector, connector_uid, value)
 
 
 def register(
     registry: kopf.OperatorRegistry,
     loop: resync.ResyncLoop,
+    directory: Directory,
     validation_interval: float,
     when: Callable[..., bool] | None = None,
 ) -> None:
@@ -128,7 +114,10 @@ def register(
             resync.handing_over(loop)
         )
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile, finalize)
-    kopf.index(GROUP, VERSION, MANAGED_CONNECTORS, registry=registry, id="integration_users", when=when)(index_users)
     kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(
-        resync.feeding(loop, functools.partial(wake_connectors, loop=loop))
+        resync.feeding(
+            loop,
+            functools.partial(wake_connectors, loop=loop, users=directory.integration_users),
+            directory.integration_secrets,
+        )
     )

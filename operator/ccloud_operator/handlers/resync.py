@@ -45,6 +45,7 @@ import kopf
 
 from ccloud_operator import metrics
 from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, FINALIZER, KOPF_PREFIX
+from ccloud_operator.handlers.references import References
 from ccloud_operator.kube import KubeApiError, KubeGateway
 
 logger = logging.getLogger(__name__)
@@ -364,13 +365,16 @@ async def wake(
         await kube.annotate(plural, namespace, name, {DEPENDENCY_REVISION_ANNOTATION: revision})
 
 
-def feeding(loop: ResyncLoop, handler: Pass) -> Pass:
-    """A kind's watch-event handler that also feeds the loop: one handler per event rather than two,
-    because kopf logs a line for every watch-event handler it runs."""
+def feeding(loop: ResyncLoop, handler: Pass, *references: References) -> Pass:
+    """A kind's watch-event handler that also feeds the loop and the kind's references: one handler per
+    event rather than several, because kopf logs a line for every watch-event handler it runs."""
 
     @functools.wraps(handler)
     async def fed(**kwargs: Any) -> None:
-        loop.track(kwargs["body"], deleted=kwargs.get("type") == "DELETED")
+        deleted = kwargs.get("type") == "DELETED"
+        for index in references:
+            index.see(kwargs["body"], deleted)
+        loop.track(kwargs["body"], deleted=deleted)
         await handler(**kwargs)
 
     return fed
