@@ -447,3 +447,50 @@ async def test_a_deletion_that_fails_for_good_lets_go_and_one_without_the_finali
     await running(loop, gateway, lambda: wait_for(lambda: len(loop) == 0))
     assert deletions == ["a"]
     assert gateway.writes == [("remove-finalizer", PLURAL, "team", "c-a", {"index": 0, "value": FINALIZER})]
+
+
+async def test_a_watch_event_older_than_the_release_does_not_start_the_deletion_again() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    deletions: list[int] = []
+
+    async def finalize(retry: int, **_: Any) -> None:
+        deletions.append(retry)
+
+    async def run(**_: Any) -> None:
+        raise AssertionError("being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    deleting = body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z")
+    loop.track(deleting)
+
+    async def check() -> None:
+        await wait_for(lambda: len(loop) == 0)
+        # The status write of the deletion pass, delivered after the finalizer was taken off.
+        loop.track(deleting)
+        await asyncio.sleep(0.1)
+        assert len(loop) == 0
+        loop.track(deleting, deleted=True)  # gone: a later object with the same name is a new uid anyway
+
+    await running(loop, gateway, check)
+    assert deletions == [0]
+    assert [w[0] for w in gateway.writes] == ["remove-finalizer"]
+
+
+async def test_an_object_gone_before_its_finalizer_went_on_is_forgotten() -> None:
+    loop = ResyncLoop()
+    gateway = RecordingGateway()
+    gateway.refusals = [KubeApiError(404, "not found")]
+    passes: list[str] = []
+
+    async def run(**_: Any) -> None:
+        passes.append("pass")
+
+    async def finalize(**_: Any) -> None:
+        raise AssertionError("never held")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    loop.track(body("a"))
+    loop.changed("a")
+    await running(loop, gateway, lambda: wait_for(lambda: len(loop) == 0))
+    assert passes == [] and gateway.writes == []

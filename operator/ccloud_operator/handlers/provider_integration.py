@@ -91,9 +91,11 @@ async def wake_connectors(
     status = body.get("status") or {}
     rt.integrations.record(namespace, name, status)
     revision = f"{status.get('integrationId')}/{is_ready(status)}"
-    if _announced.get(uid) == revision:
+    previous, _announced[uid] = _announced.get(uid), revision
+    # The first sight (a new integration, or every integration when the operator starts) wakes no one:
+    # its connectors' own first passes, still to come, read the integration as it is.
+    if previous is None or previous == revision:
         return
-    _announced[uid] = revision
     value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
     for connector, connector_uid in users.of(namespace, name):
         await resync.wake(loop, rt.kube, MANAGED_CONNECTORS, namespace, connector, connector_uid, value)

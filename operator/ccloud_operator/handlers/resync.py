@@ -74,8 +74,16 @@ _METADATA_KEPT = (
 HOLD_RETRY_SECONDS = 1.0
 
 
+#: How long a released object's later watch events are ignored (see ``ResyncLoop._released``).
+RELEASED_MEMORY_SECONDS = 600.0
+
+
 class _NotHeld(Exception):
     """The operator's finalizer could not be put on the object; its pass must not run."""
+
+
+class _Gone(Exception):
+    """The object is no longer in the cluster."""
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,6 +141,10 @@ class ResyncLoop:
     def __init__(self, max_in_flight: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
         self._kinds: dict[str, _Kind] = {}
         self._tracked: dict[str, _Tracked] = {}
+        #: Objects whose finalizer this loop took off, by uid, with when. A watch event written before
+        #: the release can arrive after it, still showing the finalizer: without this it would start
+        #: the deletion pass again, once more against Confluent and AWS.
+        self._released: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -159,6 +171,10 @@ class ResyncLoop:
         uid = str(metadata.get("uid") or "")
         kind = str(body.get("kind") or "")
         if not uid or kind not in self._kinds:
+            return
+        if uid in self._released:
+            if deleted:
+                del self._released[uid]
             return
         tracked = self._tracked.get(uid)
         if tracked is not None:
@@ -216,7 +232,7 @@ class ResyncLoop:
                         continue  # forgotten, or rescheduled since: a stale heap entry
                     await self._slots.acquire()
                     context = self._context.copy() if self._context is not None else None
-                    task = asyncio.create_task(self._pass(uid, tracked), name=f"resync {uid}", context=context)
+                    task = asyncio.create_task(self._pass(uid, tracked, due), name=f"resync {uid}", context=context)
                     self._passes.add(task)
                     task.add_done_callback(self._finished)
                 timeout = self._heap[0][0] - self._clock() if self._heap else None
@@ -230,14 +246,16 @@ class ResyncLoop:
         self._passes.discard(task)
         self._slots.release()
 
-    async def _pass(self, uid: str, tracked: _Tracked) -> None:
+    async def _pass(self, uid: str, tracked: _Tracked, due: float) -> None:
+        if tracked.due != due:
+            return  # rescheduled (a change, a deletion) after this task was made: that pass runs instead
         kind = self._kinds[tracked.kind]
         body = kopf.Body(cast(kopf.RawBody, tracked.raw))
         patch = kopf.Patch()
         delay, result = kind.interval, "success"
         # What this pass was started for; a change that arrives meanwhile schedules its own pass, which
         # the end of this one must not push back.
-        due, polls, next_polls = tracked.due, tracked.polls, 0
+        polls, next_polls = tracked.polls, 0
         change, tracked.changed = tracked.changed, False
         deleting = tracked.deleting
         released = False
@@ -255,6 +273,9 @@ class ResyncLoop:
             next_polls = polls + 1
             namespace, name = body.metadata.namespace, body.metadata.name
             logger.info("%s %s/%s: %s; next pass in %ss", tracked.kind, namespace, name, error, delay)
+        except _Gone:
+            self._tracked.pop(uid, None)
+            return
         except _NotHeld as error:
             # No pass without the finalizer on: retried once the watch shows the object as it is now.
             delay, result, next_polls, tracked.changed = HOLD_RETRY_SECONDS, "retry", polls, change
@@ -267,16 +288,31 @@ class ResyncLoop:
             logger.exception("Pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
         metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
-        await self._apply(kind.plural, body, patch)
-        if released:
-            if await self._release(kind, tracked):
-                self._tracked.pop(uid, None)
-                return
-            delay = HOLD_RETRY_SECONDS
+        try:
+            await self._apply(kind.plural, body, patch)
+            if released:
+                if await self._release(kind, tracked):
+                    self._forget_released(uid)
+                    return
+                delay = HOLD_RETRY_SECONDS
+        except Exception:
+            # Not an API server's refusal (those are handled where they happen): the pass runs again.
+            logger.exception(
+                "Writing the pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name
+            )
+            delay = min(kind.interval, ERROR_DELAY_SECONDS)
         # A change that came meanwhile already reset the polls and scheduled its own pass.
         if self._tracked.get(uid) is tracked and tracked.due == due:
             tracked.polls = next_polls
             self._schedule(uid, tracked, delay)
+
+    def _forget_released(self, uid: str) -> None:
+        self._tracked.pop(uid, None)
+        now = self._clock()
+        # Objects another controller's finalizer keeps may never show a DELETED event here.
+        for old in [u for u, at in self._released.items() if now - at > RELEASED_MEMORY_SECONDS]:
+            del self._released[old]
+        self._released[uid] = now
 
     async def _hold(self, kind: _Kind, tracked: _Tracked) -> None:
         """Put the operator's finalizer on the object before its first pass can create anything outside
@@ -295,11 +331,16 @@ class ResyncLoop:
                 finalizers=finalizers,
             )
         except KubeApiError as error:
-            # 422: its finalizers changed since they were read (or it is being deleted); 404: gone.
-            # Either way the next watch event tells.
+            if error.status == 404:
+                raise _Gone from error
+            # 422: its finalizers changed since they were read (or it is being deleted): the next watch
+            # event tells.
             raise _NotHeld(f"could not add the finalizer: {error}") from error
-        # Until the watch delivers the object as written: the next pass must not add it again.
-        metadata["finalizers"] = [*finalizers, FINALIZER]
+        # Until the watch delivers the object as written, the next pass must not add it again. A watch
+        # event may have replaced the copy meanwhile: written into the current one.
+        current = tracked.raw.setdefault("metadata", {})
+        if FINALIZER not in (current.get("finalizers") or []):
+            current["finalizers"] = [*(current.get("finalizers") or []), FINALIZER]
 
     async def _release(self, kind: _Kind, tracked: _Tracked) -> bool:
         """Take the operator's finalizer off a deleted object whose deletion pass succeeded; False when
