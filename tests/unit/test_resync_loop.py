@@ -57,6 +57,15 @@ def body(uid: str, **metadata: Any) -> dict[str, Any]:
     }
 
 
+def deletions_only(loop: ResyncLoop, finalize: Callable[..., Awaitable[None]]) -> None:
+    """The kind with this deletion pass, and a normal pass that must never run."""
+
+    async def run(**_: Any) -> None:
+        raise AssertionError("being deleted")
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+
+
 async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
     deadline = time.monotonic() + within
     while not predicate():
@@ -417,10 +426,7 @@ async def test_a_deletion_whose_finalizer_removal_is_refused_runs_again(monkeypa
     async def finalize(retry: int, **_: Any) -> None:
         deletions.append(retry)
 
-    async def run(**_: Any) -> None:
-        raise AssertionError("being deleted")
-
-    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    deletions_only(loop, finalize)
     loop.track(body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z"))
     await running(loop, gateway, lambda: wait_for(lambda: len(loop) == 0))
     assert len(deletions) == 2
@@ -436,10 +442,7 @@ async def test_a_deletion_that_fails_for_good_lets_go_and_one_without_the_finali
         deletions.append(body.metadata.uid or "")
         raise kopf.PermanentError("spec.aws: field required")
 
-    async def run(**_: Any) -> None:
-        raise AssertionError("being deleted")
-
-    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    deletions_only(loop, finalize)
     loop.track(body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z"))
     # Never held by this operator (deleted before its first pass): nothing of ours to clean up.
     loop.track(body("b", deletionTimestamp="2026-12-03T12:00:00Z"))
@@ -457,10 +460,7 @@ async def test_a_watch_event_older_than_the_release_does_not_start_the_deletion_
     async def finalize(retry: int, **_: Any) -> None:
         deletions.append(retry)
 
-    async def run(**_: Any) -> None:
-        raise AssertionError("being deleted")
-
-    loop.add_kind(KIND, PLURAL, 3600.0, run, finalize)
+    deletions_only(loop, finalize)
     deleting = body("a", finalizers=[FINALIZER], deletionTimestamp="2026-12-03T12:00:00Z")
     loop.track(deleting)
 

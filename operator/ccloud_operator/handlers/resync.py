@@ -387,9 +387,12 @@ def handing_over(loop: ResyncLoop) -> Pass:
 
     async def handed_over(body: kopf.Body, **_: Any) -> None:
         # kopf runs the watch-event handlers, which feed the loop, before the change handlers; tracking
-        # here too keeps the pass in the loop (never without the finalizer) whatever that order.
-        loop.track(body)
-        loop.changed(body.metadata.uid or "")
+        # here only when that did not happen keeps the pass in the loop (never without the finalizer)
+        # whatever that order, without copying the body twice per event.
+        uid = body.metadata.uid or ""
+        if not loop.changed(uid):
+            loop.track(body)
+            loop.changed(uid)
 
     return handed_over
 
