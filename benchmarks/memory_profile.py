@@ -49,9 +49,15 @@ def owner_of(filename: str) -> str:
         return filename if filename.startswith("<") else f"other:{path.name}"
 
 
+def newest_first(trace: tracemalloc.Trace) -> list[tracemalloc.Frame]:
+    """A trace's frames, the one that allocated first. A ``Traceback`` iterates oldest first (since
+    Python 3.7); read the other way, every allocation was charged to the outermost frame kept."""
+    return list(reversed(trace.traceback))
+
+
 def responsible(trace: tracemalloc.Trace) -> str:
-    """The owner of the innermost frame that is not the standard library (frames run newest first)."""
-    frames = list(trace.traceback)
+    """The owner of the innermost frame that is not the standard library."""
+    frames = newest_first(trace)
     for frame in frames:
         owner = owner_of(frame.filename)
         if not owner.startswith(("stdlib:", "<")):
@@ -70,10 +76,10 @@ def site(trace: tracemalloc.Trace, depth: int) -> str:
     """The innermost `depth` non-stdlib frames of a trace, as file:line, newest first."""
     shown = [
         f"{owner_of(frame.filename)}:{Path(frame.filename).name}:{frame.lineno}"
-        for frame in trace.traceback
+        for frame in newest_first(trace)
         if not owner_of(frame.filename).startswith("stdlib:")
     ][:depth]
-    return " <- ".join(shown) or str(trace.traceback[0])
+    return " <- ".join(shown) or str(newest_first(trace)[0])
 
 
 def take(pid: int, target: Path, timeout: float = 300.0) -> tracemalloc.Snapshot:

@@ -70,8 +70,12 @@ def deep_size(root: object, descend: tuple[str, ...] = ("ccloud_operator",)) -> 
             stack.extend(item.values())
         elif isinstance(item, list | tuple | set | frozenset):
             stack.extend(item)
-        elif type(item).__module__.startswith(descend) and hasattr(item, "__dict__"):
-            stack.append(vars(item))  # the operator's own records, not clients or modules
+        elif type(item).__module__.startswith(descend):
+            # The operator's own records, not clients or modules; slotted ones have no __dict__.
+            if hasattr(item, "__dict__"):
+                stack.append(vars(item))
+            for cls in type(item).__mro__:
+                stack.extend(getattr(item, slot) for slot in getattr(cls, "__slots__", ()) if hasattr(item, slot))
     return total
 
 
@@ -83,9 +87,9 @@ def holder_sizes() -> dict[str, float]:
     found: dict[str, float] = {}
     loops = [o for o in gc.get_objects() if isinstance(o, resync.ResyncLoop)]
     if loops:
-        found["resync loop: slim copies"] = deep_size(loops[0]._tracked) / 1024
+        found["resync loop: slim copies (packed)"] = deep_size(loops[0]._tracked) / 1024
     found["episodes"] = deep_size(common._episodes) / 1024
-    found["metric series index"] = deep_size(metrics._published) / 1024
+    found["per-object metric records"] = deep_size(metrics._objects) / 1024
     current = runtime._current
     if current is not None:
         found["connector list cache"] = deep_size(current.managed_connectors._cache._entries) / 1024

@@ -521,7 +521,7 @@ def operator_series() -> set[str]:
 
     from ccloud_operator import metrics
 
-    assert metrics.RESOURCE_READY is not None  # registered on import
+    assert metrics.PER_OBJECT is not None  # registered on import
     families = [family for family in REGISTRY.collect() if family.name.startswith("ccloud_operator_")]
     suffixes = {
         "counter": ("_total",),

@@ -303,6 +303,61 @@ async def test_a_change_during_a_pass_gets_its_own_change_pass_after_it() -> Non
     assert seen == [(0, True), (0, True)]
 
 
+async def test_between_passes_the_copy_is_packed_and_the_next_pass_reads_the_latest_event() -> None:
+    loop = ResyncLoop()
+    seen: list[tuple[Any, Any]] = []
+
+    async def run(body: kopf.Body, **_: Any) -> None:
+        seen.append((body.spec["state"], body.meta.get("generation")))
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    loop.track(body("a", generation=1))
+    loop.changed("a")
+
+    async def check() -> None:
+        await wait_for(lambda: len(seen) == 1)
+        paused = body("a", generation=2)
+        paused["spec"] = {"state": "PAUSED"}
+        loop.track(paused)  # seen while no pass runs
+        tracked = loop._tracked["a"]
+        assert tracked.live is None and tracked.readers == 0
+        assert resync.unpack(tracked.packed) == slim(paused)
+        loop.changed("a")
+        await wait_for(lambda: len(seen) == 2)
+
+    await running(loop, RecordingGateway(), check)
+    assert seen == [("RUNNING", 1), ("PAUSED", 2)]
+
+
+async def test_passes_at_once_share_one_live_copy_packed_again_by_the_last() -> None:
+    loop = ResyncLoop()
+    release = asyncio.Event()
+    bodies: list[kopf.Body] = []
+
+    async def run(body: kopf.Body, **_: Any) -> None:
+        bodies.append(body)
+        await release.wait()
+
+    loop.add_kind(KIND, PLURAL, 3600.0, run)
+    loop.track(body("a"))
+    loop.changed("a")
+
+    async def check() -> None:
+        await wait_for(lambda: len(bodies) == 1)
+        loop.changed("a")  # a second pass starts while the first waits (the object's lock, in the operator)
+        await wait_for(lambda: len(bodies) == 2)
+        tracked = loop._tracked["a"]
+        assert tracked.readers == 2
+        loop.track(body("a", deletionTimestamp="2026-12-03T12:00:00Z"))
+        # Both passes see the deletion: they read the same copy, updated in place.
+        assert [b.metadata.deletion_timestamp for b in bodies] == ["2026-12-03T12:00:00Z"] * 2
+        release.set()
+        await wait_for(lambda: tracked.readers == 0)
+        assert tracked.live is None
+
+    await running(loop, RecordingGateway(), check)
+
+
 async def test_an_object_kopf_reports_before_the_loop_saw_it_is_still_passed_by_the_loop() -> None:
     loop = ResyncLoop()
     seen: list[tuple[str, bool]] = []

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def _shared(value: Any) -> str:
+    """One string object for every equal config key and value: a list of 10,000 connectors repeats the
+    same few (classes, formats, auth methods) in each entry, and the shared cache keeps a list per
+    cluster between reads."""
+    return sys.intern(str(value))
 
 
 @dataclass(frozen=True)
@@ -34,14 +42,14 @@ class Integration:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskStatus:
     id: int
     state: str
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectorSnapshot:
     """A connector as one read (or one entry of the expanded list) shows it."""
 
@@ -61,7 +69,7 @@ class ConnectorSnapshot:
         tasks = tuple(
             TaskStatus(
                 id=int(task.get("id", index)),
-                state=str(task.get("state", "")),
+                state=_shared(task.get("state", "")),
                 message=str(task.get("msg") or task.get("trace") or ""),
             )
             for index, task in enumerate(status.get("tasks") or [])
@@ -70,9 +78,9 @@ class ConnectorSnapshot:
         return cls(
             name=name,
             connector_id=identity.get("id") if isinstance(identity, dict) else None,
-            config={str(k): str(v) for k, v in (info.get("config") or {}).items()},
+            config={_shared(k): _shared(v) for k, v in (info.get("config") or {}).items()},
             type=info.get("type") or status.get("type"),
-            state=str(connector_status.get("state") or "NONE"),
+            state=_shared(connector_status.get("state") or "NONE"),
             trace=str(connector_status.get("trace") or ""),
             tasks=tasks,
         )

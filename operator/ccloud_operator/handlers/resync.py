@@ -3,8 +3,9 @@
 A kopf timer holds, for each object, the latest body the watch delivered (managedFields, kopf's
 last-handled-configuration and kubectl's last-applied-configuration included: about 22 KiB) and a
 task with its own state (about 30 KiB more), for an object that is idle between two resyncs. Here an
-object costs a slim copy of the fields a pass reads and one entry in a heap; and the passes are spread
-over the interval instead of all firing together one interval after the operator started.
+object costs a slim copy of the fields a pass reads (packed between passes) and one entry in a heap;
+and the passes are spread over the interval instead of all firing together one interval after the
+operator started.
 
 The loop runs the same handler passes the timers ran, through ``run_pass`` (the object's lock, the
 semaphore of passes at once, the Outcome written back), and applies the patch kopf would have applied:
@@ -35,8 +36,11 @@ import contextvars
 import functools
 import hashlib
 import heapq
+import json
 import logging
+import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -105,6 +109,24 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def pack(fields: Mapping[str, Any]) -> bytes:
+    """A slim copy as the loop keeps it between passes: compressed JSON. As a dict tree a connector's
+    slim copy takes about 8.5 KiB (a dict, a key and a value object per field); packed, about 0.8 KiB.
+    At 10,000 objects that is the difference between 83 and 8 MiB."""
+    return zlib.compress(json.dumps(fields, separators=(",", ":")).encode(), 1)
+
+
+def unpack(packed: bytes) -> dict[str, Any]:
+    fields = cast(dict[str, Any], json.loads(zlib.decompress(packed)))
+    # Each pass unpacks new strings, and what outlives the pass (locks, claims, metric records, the
+    # connectors' memory) keys on the object's identity: one shared string each, not one per pass.
+    metadata = fields.get("metadata") or {}
+    for key in ("uid", "name", "namespace"):
+        if isinstance(metadata.get(key), str):
+            metadata[key] = sys.intern(metadata[key])
+    return fields
+
+
 def spread(uid: str) -> float:
     """A fraction in [0.5, 1) fixed per object: its first resync comes after this much of an interval,
     so objects seen together (at start-up, after a bulk apply) do not all resync together."""
@@ -120,12 +142,16 @@ class _Kind:
     finalize: Pass | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tracked:
     kind: str
-    #: Updated in place by every watch event, so a pass that waited for the object's lock reads the
-    #: latest (a deletion that began meanwhile, above all).
-    raw: dict[str, Any]
+    #: The slim copy between passes (``pack``).
+    packed: bytes
+    #: The slim copy unpacked while passes read it, updated in place by every watch event, so a pass
+    #: that waited for the object's lock reads the latest (a deletion that began meanwhile, above all).
+    live: dict[str, Any] | None = None
+    #: Passes reading ``live``: it is packed again when the last one ends.
+    readers: int = 0
     due: float = 0.0
     #: Passes in a row that asked to come back: the next pass is a poll (``retry`` > 0), not a resync.
     polls: int = 0
@@ -133,6 +159,28 @@ class _Tracked:
     changed: bool = False
     #: Being deleted with the operator's finalizer on it: the passes are the kind's deletion passes.
     deleting: bool = False
+
+    def open(self) -> dict[str, Any]:
+        """The live copy for one more pass."""
+        if self.live is None:
+            self.live = unpack(self.packed)
+        self.readers += 1
+        return self.live
+
+    def close(self) -> None:
+        """One pass less; the last one packs the copy again, with what was written into it meanwhile
+        (watch events, the finalizer just added)."""
+        self.readers -= 1
+        if self.readers == 0 and self.live is not None:
+            self.packed, self.live = pack(self.live), None
+
+    def refresh(self, fields: dict[str, Any]) -> None:
+        """A watch event's fields, in place for the passes reading them."""
+        if self.live is not None:
+            self.live.clear()
+            self.live.update(fields)
+        else:
+            self.packed = pack(fields)
 
 
 class ResyncLoop:
@@ -178,9 +226,7 @@ class ResyncLoop:
             return
         tracked = self._tracked.get(uid)
         if tracked is not None:
-            fresh = slim(body)
-            tracked.raw.clear()
-            tracked.raw.update(fresh)
+            tracked.refresh(slim(body))
         if metadata.get("deletionTimestamp") and not deleted:
             if FINALIZER not in (metadata.get("finalizers") or []) or self._kinds[kind].finalize is None:
                 # Nothing of the operator's to clean up: its first pass adds the finalizer before any
@@ -188,7 +234,7 @@ class ResyncLoop:
                 self._tracked.pop(uid, None)
                 return
             if tracked is None:
-                tracked = self._tracked[uid] = _Tracked(kind, slim(body))
+                tracked = self._tracked[uid] = _Tracked(kind, pack(slim(body)))
             if not tracked.deleting:
                 tracked.deleting, tracked.polls, tracked.changed = True, 0, False
                 self._schedule(uid, tracked, 0.0)
@@ -197,7 +243,7 @@ class ResyncLoop:
             self._tracked.pop(uid, None)
             return
         if tracked is None:
-            tracked = self._tracked[uid] = _Tracked(kind, slim(body))
+            tracked = self._tracked[uid] = _Tracked(kind, pack(slim(body)))
             self._schedule(uid, tracked, self._kinds[kind].interval * spread(uid))
 
     def changed(self, uid: str) -> bool:
@@ -249,8 +295,15 @@ class ResyncLoop:
     async def _pass(self, uid: str, tracked: _Tracked, due: float) -> None:
         if tracked.due != due:
             return  # rescheduled (a change, a deletion) after this task was made: that pass runs instead
+        raw = tracked.open()
+        try:
+            await self._run_pass(uid, tracked, due, raw)
+        finally:
+            tracked.close()
+
+    async def _run_pass(self, uid: str, tracked: _Tracked, due: float, raw: dict[str, Any]) -> None:
         kind = self._kinds[tracked.kind]
-        body = kopf.Body(cast(kopf.RawBody, tracked.raw))
+        body = kopf.Body(cast(kopf.RawBody, raw))
         patch = kopf.Patch()
         delay, result = kind.interval, "success"
         # What this pass was started for; a change that arrives meanwhile schedules its own pass, which
@@ -317,7 +370,8 @@ class ResyncLoop:
     async def _hold(self, kind: _Kind, tracked: _Tracked) -> None:
         """Put the operator's finalizer on the object before its first pass can create anything outside
         the cluster, so that a deletion always goes through the kind's deletion pass."""
-        metadata = tracked.raw["metadata"]
+        assert tracked.live is not None
+        metadata = tracked.live["metadata"]
         finalizers = list(metadata.get("finalizers") or [])
         if FINALIZER in finalizers:
             return
@@ -337,15 +391,16 @@ class ResyncLoop:
             # event tells.
             raise _NotHeld(f"could not add the finalizer: {error}") from error
         # Until the watch delivers the object as written, the next pass must not add it again. A watch
-        # event may have replaced the copy meanwhile: written into the current one.
-        current = tracked.raw.setdefault("metadata", {})
+        # event may have replaced the copy's fields meanwhile: written into them as they are now.
+        current = tracked.live.setdefault("metadata", {})
         if FINALIZER not in (current.get("finalizers") or []):
             current["finalizers"] = [*(current.get("finalizers") or []), FINALIZER]
 
     async def _release(self, kind: _Kind, tracked: _Tracked) -> bool:
         """Take the operator's finalizer off a deleted object whose deletion pass succeeded; False when
         the API server refused (the object changed since it was read), so the pass runs again."""
-        metadata = tracked.raw["metadata"]
+        assert tracked.live is not None
+        metadata = tracked.live["metadata"]
         finalizers = list(metadata.get("finalizers") or [])
         if FINALIZER not in finalizers:
             return True
