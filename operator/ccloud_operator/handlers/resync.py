@@ -159,6 +159,8 @@ class _Tracked:
     changed: bool = False
     #: Being deleted with the operator's finalizer on it: the passes are the kind's deletion passes.
     deleting: bool = False
+    #: The deletion pass is done (or can never be): what is left is taking the finalizer off.
+    cleaned: bool = False
 
     def open(self) -> dict[str, Any]:
         """The live copy for one more pass."""
@@ -315,7 +317,10 @@ class ResyncLoop:
         try:
             if deleting:
                 assert kind.finalize is not None
-                await kind.finalize(body=body, patch=patch, retry=polls)
+                if not tracked.cleaned:
+                    # A finalizer removal the API server refused comes back here: only it is tried again.
+                    await kind.finalize(body=body, patch=patch, retry=polls)
+                    tracked.cleaned = True
                 released = True
             else:
                 if kind.finalize is not None:
@@ -337,6 +342,7 @@ class ResyncLoop:
             # Reported on the object. For a deletion: nothing a retry could change, so the object is let
             # go (kopf's rule for a deletion handler that fails for good).
             result, released = "invalid", deleting
+            tracked.cleaned = tracked.cleaned or deleting
         except Exception:
             logger.exception("Pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
