@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
+import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from benchmarks.common import (
     Bench,
@@ -32,6 +35,7 @@ from benchmarks.common import (
     table,
     write_json,
 )
+from benchmarks.shipped_operator import HEAP_REPORT_ENV
 from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 
 SETTLE_SECONDS = 5.0
@@ -72,6 +76,7 @@ def measure(
     *,
     integrations: int | None = None,
     clusters: int = 1,
+    heap_path: Path | None = None,
 ) -> dict[str, Any]:
     """Baseline, apply, wait for Ready, settle, read memory; read it again ``steady`` s after all Ready.
 
@@ -104,6 +109,7 @@ def measure(
                 # settling); this one comes after a heap trim and a resync of every object.
                 time.sleep(max(0.0, steady - SETTLE_SECONDS))
             later = process_memory_kib(run.pid)
+            heap = heap_report(run.pid, heap_path) if heap_path is not None else None
     say(f"{resources} resources: RSS {loaded['VmRSS'] // 1024} MiB (baseline {baseline['VmRSS'] // 1024} MiB)")
     return {
         "resources": resources,
@@ -125,7 +131,22 @@ def measure(
         "steady_peak_rss_kib": max(loaded["VmHWM"], later["VmHWM"], sampler.peak_kib),
         "kernel_peak_rss_kib": later["VmHWM"],
         "sampled_peak_rss_kib": sampler.peak_kib,
+        # After the steady reading: the heap's make-up, and what a full collection and a trim gave back.
+        "heap_at_steady": heap,
     }
+
+
+def heap_report(pid: int, path: Path, timeout: float = 60.0) -> dict[str, Any] | None:
+    """Ask the operator (benchmarks.shipped_operator) for its heap report; None when none came."""
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size:
+            time.sleep(0.2)
+            return cast(dict[str, Any], json.loads(path.read_text()))
+        time.sleep(0.5)
+    return None
 
 
 def main() -> None:
@@ -150,10 +171,12 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory.json"))
     args = parser.parse_args()
+    heap_path = Path(".state/benchmarks/heap_report.json").resolve()
+    heap_path.parent.mkdir(parents=True, exist_ok=True)
     settings = StackSettings(
         provisioning_seconds=1.0,
         integration_quota=max(100, max(args.sizes) // 10 + 10),
-        operator_env=dict(item.split("=", 1) for item in args.operator_env),
+        operator_env={HEAP_REPORT_ENV: str(heap_path), **dict(item.split("=", 1) for item in args.operator_env)},
     )
     results: list[dict[str, Any]] = []
     with Bench("memory") as bench:
@@ -167,6 +190,7 @@ def main() -> None:
                     args.steady,
                     integrations=args.integrations,
                     clusters=args.clusters,
+                    heap_path=heap_path,
                 )
             )
             # Written after every size, so a run stopped part-way keeps what it measured.
@@ -199,6 +223,17 @@ def main() -> None:
             print(
                 f"N={r['resources']}: Ready at the reading {r['ready_counts_at_reading']}; "
                 f"not Ready: {r['not_ready_reasons_at_reading']}"
+            )
+        heap = r.get("heap_at_steady")
+        if heap:
+            small = heap.get("pymalloc") or {}
+            print(
+                f"N={r['resources']} heap after the steady reading: RSS {heap['rss_kib'] / 1024:.1f} MiB; "
+                f"CPython's small-object arenas {small.get('arenas allocated current', 0)} MiB, "
+                f"{small.get('bytes in allocated blocks', 0) / 2**20:.1f} MiB in live blocks; "
+                f"{heap['gc_tracked_objects']} objects the collector tracks; a full collection freed "
+                f"{heap['collected']} -> RSS {heap['rss_kib_after_collect'] / 1024:.1f} MiB, "
+                f"then a trim -> {heap['rss_kib_after_collect_and_trim'] / 1024:.1f} MiB"
             )
 
 

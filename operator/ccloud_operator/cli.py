@@ -63,6 +63,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     # Before any thread starts: an arena is created per thread that allocates while others hold theirs.
     memory.limit_arenas(settings.malloc_arena_max)
+    memory.fix_mmap_threshold(settings.malloc_mmap_threshold)
     from ccloud_operator.app import run_operator  # kopf is imported only when it is needed
 
     return asyncio.run(run_operator(settings))

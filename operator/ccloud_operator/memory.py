@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 #: mallopt's parameter number for the arena limit (malloc.h: M_ARENA_MAX).
 _M_ARENA_MAX = -8
+#: mallopt's parameter number for the size from which an allocation gets its own mapping (M_MMAP_THRESHOLD).
+_M_MMAP_THRESHOLD = -3
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -43,6 +45,19 @@ def limit_arenas(count: int) -> bool:
     if _LIBC is None or count <= 0:
         return False
     return bool(_LIBC.mallopt(_M_ARENA_MAX, count))
+
+
+def fix_mmap_threshold(size: int) -> bool:
+    """Give every allocation of ``size`` bytes or more its own mapping, returned to the kernel when freed.
+
+    glibc starts at 128 KiB but raises the threshold to the size of each mapped block freed, up to 32
+    MiB: after the first connector list (megabytes at thousands of connectors) was freed, every later one
+    came from the heap, where the lists read every second during a bulk apply left holes between the
+    objects that outlived them. A fixed threshold keeps them out of the heap. False when not possible.
+    """
+    if _LIBC is None or size <= 0:
+        return False
+    return bool(_LIBC.mallopt(_M_MMAP_THRESHOLD, size))
 
 
 def trim() -> bool:

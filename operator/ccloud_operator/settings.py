@@ -63,6 +63,12 @@ class OperatorSettings(BaseSettings):
     malloc_arena_max: int = Field(
         2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."
     )
+    malloc_mmap_threshold: int = Field(
+        131072,
+        ge=0,
+        description="Bytes from which glibc gives an allocation its own mapping, handed back when freed (large "
+        "API responses); 0: glibc's default, which rises after each such block is freed.",
+    )
     memory_trim_interval: float = Field(
         30.0, ge=0, description="Seconds between returns of free heap to the kernel (malloc_trim); 0 turns it off."
     )

@@ -47,3 +47,37 @@ def test_another_cluster_is_not_held_by_the_spacing() -> None:
         return fake.started
 
     assert len(asyncio.run(run())) == 2
+
+
+def test_a_connector_unchanged_between_two_lists_keeps_its_snapshot_and_a_changed_one_is_new() -> None:
+    from ccloud_operator.confluent.models import ConnectorSnapshot
+
+    def listed(state: str) -> dict[str, Any]:
+        item = {
+            "id": {"id": "lcc-1"},
+            "info": {"config": {"topics": "orders"}},
+            "status": {"connector": {"state": state}},
+        }
+        return {
+            "a": ConnectorSnapshot.from_expanded("a", item),
+            "b": ConnectorSnapshot.from_expanded("b", {**item, "status": {"connector": {"state": "RUNNING"}}}),
+        }
+
+    class _Listing:
+        def __init__(self) -> None:
+            self.states = ["PROVISIONING", "RUNNING"]
+
+        async def list_connectors_expanded(self, environment: str, cluster: str) -> dict[str, Any]:
+            return listed(self.states.pop(0))
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        client = cast(ConfluentClient, _Listing())
+        cache = ConnectorListCache(spacing=0.0)
+        first = dict(await cache.connectors(client, "env", "lkc", max_age=0))
+        cache.forget(client, "env", "lkc")  # a write: stale, but its snapshots are still there to keep
+        second = await cache.connectors(client, "env", "lkc", max_age=60)
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert second["b"] is first["b"]  # unchanged: the old object, the new one died with its parse
+    assert second["a"] is not first["a"] and second["a"].state == "RUNNING"
