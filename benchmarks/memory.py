@@ -88,6 +88,7 @@ def measure(
         run.add_clusters(clusters)
         time.sleep(3.0)
         baseline = process_memory_kib(run.pid)
+        idle_heap = heap_report(run.pid, heap_path) if heap_path is not None else None
         run.create_buckets(integrations)
         started = time.monotonic()
         with RssSampler(run.pid) as sampler:
@@ -133,6 +134,7 @@ def measure(
         "sampled_peak_rss_kib": sampler.peak_kib,
         # After the steady reading: the heap's make-up, and what a full collection and a trim gave back.
         "heap_at_steady": heap,
+        "heap_idle": idle_heap,
     }
 
 
@@ -224,11 +226,12 @@ def main() -> None:
                 f"N={r['resources']}: Ready at the reading {r['ready_counts_at_reading']}; "
                 f"not Ready: {r['not_ready_reasons_at_reading']}"
             )
-        heap = r.get("heap_at_steady")
-        if heap:
+        for when, heap in (("idle", r.get("heap_idle")), ("after the steady reading", r.get("heap_at_steady"))):
+            if not heap:
+                continue
             small = heap.get("pymalloc") or {}
             print(
-                f"N={r['resources']} heap after the steady reading: RSS {heap['rss_kib'] / 1024:.1f} MiB; "
+                f"N={r['resources']} heap {when}: RSS {heap['rss_kib'] / 1024:.1f} MiB; "
                 f"CPython's small-object arenas {small.get('arenas allocated current', 0)} MiB, "
                 f"{small.get('bytes in allocated blocks', 0) / 2**20:.1f} MiB in live blocks; "
                 f"{heap['gc_tracked_objects']} objects the collector tracks; a full collection freed "
