@@ -228,14 +228,25 @@ class LeaderElector:
                 try:
                     if await self.try_acquire() and self.is_leader:
                         break
-                    metrics.LEADER.set(0)
-                    raise LeadershipLost(f"the Lease is held by {self._record.holder if self._record else None}")
+                    if not self.is_leader:
+                        metrics.LEADER.set(0)
+                        raise LeadershipLost(
+                            f"the Lease is held by {self._record.holder if self._record else None}; "
+                            f"last renewed {self._clock() - self._renewed_at:.1f} s ago"
+                        )
+                    # Refused although the Lease still named this candidate: someone else's write (a
+                    # label, an annotation) changed its resourceVersion between the read and the renewal.
+                    # Reading it again and renewing is safe; giving up would hand over for nothing.
+                    logger.info("The Lease changed while it was being renewed; renewing again")
                 except KubeApiError as exc:
                     logger.warning("Could not renew the Lease: %s %s", exc.status, exc.reason)
                 # A renewal that cannot land before the Lease expires would let two leaders overlap.
                 if self._clock() + self.retry_seconds >= deadline:
                     metrics.LEADER.set(0)
-                    raise LeadershipLost("the Lease could not be renewed before it expired")
+                    raise LeadershipLost(
+                        "the Lease could not be renewed before it expired "
+                        f"(last renewed {self._clock() - self._renewed_at:.1f} s ago)"
+                    )
                 await asyncio.sleep(self.retry_seconds)
 
     async def release(self) -> None:

@@ -24,6 +24,8 @@ class MemoryLease:
         self.version = 0
         self.writes = 0
         self.fail_reads = False
+        #: Writes by someone else (a label, an annotation) to make between the next reads and updates.
+        self.foreign_writes = 0
 
     def _next(self, holder: str | None, duration: int, transitions: int) -> LeaseRecord:
         self.version += 1
@@ -44,6 +46,9 @@ class MemoryLease:
         return self._next(holder, duration_seconds, 0)
 
     async def update(self, record: LeaseRecord, holder: str | None, *, acquired: bool) -> LeaseRecord:
+        if self.foreign_writes and self.record is not None:
+            self.foreign_writes -= 1
+            self._next(self.record.holder, self.record.duration_seconds, self.record.transitions)
         if self.record is None or record.resource_version != self.record.resource_version:
             raise LeaseConflict("stale resourceVersion")
         return self._next(holder, record.duration_seconds, record.transitions + (1 if acquired else 0))
@@ -133,6 +138,23 @@ def test_the_leader_gives_up_when_someone_else_holds_the_lease() -> None:
 
     with pytest.raises(LeadershipLost, match="held by b"):
         asyncio.run(asyncio.wait_for(a.hold(), 5))
+
+
+def test_a_renewal_refused_because_someone_else_edited_the_lease_is_tried_again() -> None:
+    lease = MemoryLease()
+    a = LeaderElector(lease, "a", lease_seconds=2, renew_seconds=0.01, retry_seconds=0.01)
+    asyncio.run(a.try_acquire())
+    lease.foreign_writes = 2
+
+    async def hold_a_while() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(a.hold(), 0.5)
+
+    asyncio.run(hold_a_while())
+    assert lease.foreign_writes == 0, "both foreign writes came between a read and a renewal"
+    assert lease.record is not None and lease.record.holder == "a"
+    assert a.is_leader
+    assert lease.writes > 4, "the leader went on renewing after the refused renewals"
 
 
 def test_the_leader_gives_up_before_its_lease_expires_when_it_cannot_renew() -> None:
