@@ -67,6 +67,59 @@ class RssSampler:
         self._thread.join()
 
 
+class CompositionSampler:
+    """Every ``every`` s during an apply, what the operator's objects are (SIGUSR1 to
+    benchmarks.shipped_operator); keeps the sample taken at the largest RSS."""
+
+    def __init__(self, pid: int, path: Path, every: float) -> None:
+        self.pid = pid
+        self.path = Path(f"{path}.during")
+        self.every = every
+        self.largest: dict[str, Any] | None = None
+        self.samples = 0
+        #: [seconds, RSS KiB, arenas (MiB), KiB in live blocks, collector's objects, whole bodies] each sample.
+        self.series: list[list[float]] = []
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="composition-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self.path.unlink(missing_ok=True)
+            os.kill(self.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not self._stop.is_set():
+                if self.path.exists() and self.path.stat().st_size:
+                    time.sleep(0.2)
+                    sample = cast(dict[str, Any], json.loads(self.path.read_text()))
+                    self.samples += 1
+                    small = sample.get("pymalloc") or {}
+                    self.series.append(
+                        [
+                            round(time.monotonic() - self.started, 1),
+                            sample["rss_kib"],
+                            small.get("arenas allocated current", 0),
+                            small.get("bytes in allocated blocks", 0) // 1024,
+                            sample["gc_tracked_objects"],
+                            sample["kubernetes_bodies"],
+                        ]
+                    )
+                    if self.largest is None or sample["rss_kib"] > self.largest["rss_kib"]:
+                        self.largest = sample
+                    break
+                time.sleep(0.2)
+
+    def __enter__(self) -> CompositionSampler:
+        if self.every > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def measure(
     bench: Bench,
     resources: int,
@@ -77,6 +130,7 @@ def measure(
     integrations: int | None = None,
     clusters: int = 1,
     heap_path: Path | None = None,
+    composition_every: float = 0.0,
 ) -> dict[str, Any]:
     """Baseline, apply, wait for Ready, settle, read memory; read it again ``steady`` s after all Ready.
 
@@ -91,7 +145,8 @@ def measure(
         idle_heap = heap_report(run.pid, heap_path) if heap_path is not None else None
         run.create_buckets(integrations)
         started = time.monotonic()
-        with RssSampler(run.pid) as sampler:
+        composition = CompositionSampler(run.pid, heap_path, composition_every if heap_path else 0.0)
+        with RssSampler(run.pid) as sampler, composition:
             run.apply(range(integrations), [(i, i % integrations) for i in range(connectors)])
             expected = {PROVIDER_INTEGRATIONS: integrations, MANAGED_CONNECTORS: connectors}
             try:
@@ -135,6 +190,10 @@ def measure(
         # After the steady reading: the heap's make-up, and what a full collection and a trim gave back.
         "heap_at_steady": heap,
         "heap_idle": idle_heap,
+        # During the apply: the composition sampled at the largest RSS (no collection, no trim).
+        "heap_during_apply": composition.largest,
+        "composition_samples": composition.samples,
+        "composition_series": composition.series,
     }
 
 
@@ -171,6 +230,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="an environment variable for the operator, to compare settings (repeatable)",
     )
+    parser.add_argument(
+        "--composition-every",
+        type=float,
+        default=0.0,
+        help="seconds between samples of what the operator's objects are during the apply (default 0: none)",
+    )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory.json"))
     args = parser.parse_args()
     heap_path = Path(".state/benchmarks/heap_report.json").resolve()
@@ -193,6 +258,7 @@ def main() -> None:
                     integrations=args.integrations,
                     clusters=args.clusters,
                     heap_path=heap_path,
+                    composition_every=args.composition_every,
                 )
             )
             # Written after every size, so a run stopped part-way keeps what it measured.
@@ -226,17 +292,40 @@ def main() -> None:
                 f"N={r['resources']}: Ready at the reading {r['ready_counts_at_reading']}; "
                 f"not Ready: {r['not_ready_reasons_at_reading']}"
             )
-        for when, heap in (("idle", r.get("heap_idle")), ("after the steady reading", r.get("heap_at_steady"))):
+        for when, heap in (
+            ("idle", r.get("heap_idle")),
+            ("during the apply, at the largest RSS sampled", r.get("heap_during_apply")),
+            ("after the steady reading", r.get("heap_at_steady")),
+        ):
             if not heap:
                 continue
             small = heap.get("pymalloc") or {}
-            print(
+            line = (
                 f"N={r['resources']} heap {when}: RSS {heap['rss_kib'] / 1024:.1f} MiB; "
                 f"CPython's small-object arenas {small.get('arenas allocated current', 0)} MiB, "
                 f"{small.get('bytes in allocated blocks', 0) / 2**20:.1f} MiB in live blocks; "
-                f"{heap['gc_tracked_objects']} objects the collector tracks; a full collection freed "
-                f"{heap['collected']} -> RSS {heap['rss_kib_after_collect'] / 1024:.1f} MiB, "
-                f"then a trim -> {heap['rss_kib_after_collect_and_trim'] / 1024:.1f} MiB"
+                f"{heap['gc_tracked_objects']} objects the collector tracks, "
+                f"{heap.get('kubernetes_bodies', '?')} of them whole Kubernetes objects"
+            )
+            if "collected" in heap:
+                line += (
+                    f"; a full collection freed {heap['collected']} -> RSS "
+                    f"{heap['rss_kib_after_collect'] / 1024:.1f} MiB, then a trim -> "
+                    f"{heap['rss_kib_after_collect_and_trim'] / 1024:.1f} MiB"
+                )
+            print(line)
+            if heap.get("types"):
+                print("    commonest: " + ", ".join(f"{name} {count}" for name, count in heap["types"]))
+        if r.get("composition_series"):
+            print(
+                table(
+                    ["s", "RSS MiB", "arenas MiB", "live MiB", "objects", "bodies"],
+                    [
+                        [t, rss / 1024, arenas, live / 1024, objects, bodies]
+                        for t, rss, arenas, live, objects, bodies in r["composition_series"]
+                    ],
+                    f"N={r['resources']}: during the apply (seconds from the start of the apply)",
+                )
             )
 
 

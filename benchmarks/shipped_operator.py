@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 
@@ -22,7 +23,8 @@ from types import FrameType
 NOT_IN_THE_IMAGE = ("kubernetes", "kubernetes_asyncio", "pykube")
 
 
-#: Where SIGUSR2 writes the heap report (benchmarks.memory sets it; no handler without it).
+#: Where SIGUSR2 writes the heap report, and SIGUSR1 the composition alone to this path + ".during"
+#: (benchmarks.memory sets it; no handlers without it).
 HEAP_REPORT_ENV = "CCLOUD_BENCH_HEAP_REPORT"
 
 
@@ -55,12 +57,21 @@ def _pymalloc() -> dict[str, int]:
     return found
 
 
+def _composition() -> dict[str, object]:
+    """What the collector's objects are: the commonest types, and how many whole Kubernetes objects
+    (dicts with apiVersion, kind and metadata: watch events' bodies) are alive."""
+    objects = gc.get_objects()
+    types = Counter(type(o).__name__ for o in objects)
+    bodies = sum(1 for o in objects if type(o) is dict and "metadata" in o and "kind" in o and "apiVersion" in o)
+    return {"gc_tracked_objects": len(objects), "types": types.most_common(12), "kubernetes_bodies": bodies}
+
+
 def _heap_report(path: str) -> None:
     """What the heap holds now, then what a full garbage collection and a trim give back."""
     from ccloud_operator import memory
 
     report: dict[str, object] = {"rss_kib": _rss_kib(), "pymalloc": _pymalloc(), "gc_counts": gc.get_count()}
-    report["gc_tracked_objects"] = len(gc.get_objects())
+    report.update(_composition())
     report["collected"] = gc.collect()
     report["rss_kib_after_collect"] = _rss_kib()
     memory.trim()
@@ -76,7 +87,13 @@ def main() -> int:
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
             _heap_report(report)
 
+        def on_composition_signal(_signum: int, _frame: FrameType | None) -> None:
+            # During an apply: no collection, no trim, nothing that changes what is measured after it.
+            report_now = {"rss_kib": _rss_kib(), "pymalloc": _pymalloc(), **_composition()}
+            Path(f"{report}.during").write_text(json.dumps(report_now))
+
         signal.signal(signal.SIGUSR2, on_signal)
+        signal.signal(signal.SIGUSR1, on_composition_signal)
     for name in NOT_IN_THE_IMAGE:
         # None in sys.modules makes `import name` raise ImportError, as on the image.
         sys.modules[name] = None  # type: ignore[assignment]

@@ -12,7 +12,7 @@ import kopf
 from aiohttp import web
 
 from ccloud_operator import events, memory, runtime
-from ccloud_operator.constants import CREATE_PENDING_ANNOTATION, KOPF_PREFIX
+from ccloud_operator.constants import KOPF_PREFIX
 from ccloud_operator.handlers import managed_connector, provider_integration, resync, secrets
 from ccloud_operator.handlers.references import Directory
 from ccloud_operator.kube import KubeApi, own_namespace, service_address
@@ -37,24 +37,22 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         # worker, and an integration waiting there for its connectors would keep that worker from other
         # objects. kopf's own finalizer name is one no object carries, so kopf never adds or removes one.
         settings.persistence.finalizer = f"{KOPF_PREFIX}/no-finalizer"
+        # kopf runs watch-event handlers only (the resync loop finds changes itself), so it writes neither
+        # progress nor a diff-base; these keep its names the project's should it ever write one.
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=KOPF_PREFIX,
-            key="last-handled-configuration",
-            # The operator's own crash marker around a create is not a change to act on: counted as one,
-            # each create was followed by two passes (marker added, marker removed), each a fresh list.
-            ignored_fields=[("metadata", "annotations", CREATE_PENDING_ANNOTATION)],
+            prefix=KOPF_PREFIX, key="last-handled-configuration"
         )
         events.configure_posting(settings)
         settings.networking.request_timeout = 60
         settings.watching.server_timeout = 300
         settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
-        # At most this many objects' watch events in kopf's hands at once: a bulk apply of 1000 objects
-        # otherwise parses and diffs all their bodies together (the memory peak). Safe because no kopf
-        # handler waits: changes and deletions are handed to the resync loop. A worker idle for a second
-        # gives its place to the next object (kopf's default keeps it for 5 s).
-        settings.queueing.worker_limit = config.max_concurrent_objects
-        settings.queueing.idle_timeout = 1.0
+        # Every event's body stays alive while it waits for a kopf worker and while the worker idles
+        # after it. With a limit on workers a bulk apply of 10,000 objects queued thousands of bodies for
+        # minutes (docs/performance.md, section 7); without one each event is handed to the resync loop at
+        # once and its worker leaves a tenth of a second later (kopf's default keeps it for 5 s).
+        settings.queueing.worker_limit = config.max_concurrent_objects or None
+        settings.queueing.idle_timeout = 0.1
         try:
             await runtime.start(config)
         except runtime.StartupError as error:

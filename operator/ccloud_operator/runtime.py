@@ -37,7 +37,7 @@ class Runtime:
     _ready: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
 
     def lock(self, uid: str) -> asyncio.Lock:
-        """Serialises the change handlers and the periodic resync of one object."""
+        """Serialises the passes of one object (a change, a resync, a deletion)."""
         return self._locks[uid]
 
     def forget(self, kind: str, uid: str) -> None:

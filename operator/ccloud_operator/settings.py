@@ -55,10 +55,11 @@ class OperatorSettings(BaseSettings):
         "a bulk apply; Confluent's rate limit bounds its throughput long before this does.",
     )
     max_concurrent_objects: int = Field(
-        64,
-        ge=1,
-        description="Objects whose watch events are processed at the same time; the others' events queue. Bounds "
-        "the memory peak when many objects change together (a bulk apply, a start-up).",
+        0,
+        ge=0,
+        description="Objects whose watch events kopf processes at the same time; the others' events, whole bodies, "
+        "queue until a place is free. 0: no limit, which holds the fewest bodies (each event is handed to the "
+        "resync loop at once).",
     )
     malloc_arena_max: int = Field(
         2, ge=0, le=64, description="glibc malloc arenas; fewer keep freed memory reusable. 0: glibc's default."

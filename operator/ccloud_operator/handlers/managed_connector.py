@@ -104,10 +104,6 @@ def register(
     """Attach the handlers to a kopf registry and the periodic resync to the loop; ``when`` keeps them
     to this shard's objects."""
     resource = (GROUP, VERSION, MANAGED_CONNECTORS)
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync_loop.handing_over(loop)
-        )
     loop.add_kind(MANAGED_CONNECTOR_KIND, MANAGED_CONNECTORS, resync_interval, resync, finalize)
     kopf.on.event(*resource, registry=registry, id="record-claim", when=when)(
         resync_loop.feeding(loop, record_claim, directory.integration_users, directory.connector_secrets)

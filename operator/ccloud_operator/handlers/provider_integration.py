@@ -111,10 +111,6 @@ def register(
     """Attach the handlers to a kopf registry and the periodic validation to the loop; ``when`` keeps
     them to this shard's objects."""
     resource = (GROUP, VERSION, PROVIDER_INTEGRATIONS)
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*resource, registry=registry, id=f"reconcile-{decorator.__name__}", when=when)(
-            resync.handing_over(loop)
-        )
     loop.add_kind(PROVIDER_INTEGRATION_KIND, PROVIDER_INTEGRATIONS, validation_interval, reconcile, finalize)
     kopf.on.event(*resource, registry=registry, id="wake-connectors", when=when)(
         resync.feeding(

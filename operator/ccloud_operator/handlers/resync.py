@@ -12,13 +12,14 @@ semaphore of passes at once, the Outcome written back), and applies the patch ko
 the status through the status subresource, annotations through the object. A pass that asks to come
 back (kopf's TemporaryError) is run again after its delay, as kopf ran a timer's retry.
 
-It also runs the passes kopf's change handlers start (``handing_over``): a create, an update or a
-resume asks the loop for a pass now and returns. A kopf handler that did the pass itself kept its
-worker, the object's whole body and kopf's per-handler state alive while it queued for one of the
-``max_concurrent_reconciles`` slots, and while it slept in a retry, and wrote kopf's progress
-annotation (another full body through the watch) on each retry. Here a change costs a flag and a
-heap entry until its pass runs. At 1000 objects this lowered the steady state (161 to 142 MiB), not
-the peak, which is kopf's processing of the watch events (docs/performance.md, section 7).
+It also finds the changes itself. Every watch event reaches it (kopf's watch-event handler,
+``feeding``); an object new to the process, or one whose spec or annotations differ from its last
+event's (``essence``), gets a change pass now. These were kopf's create, update and resume handlers,
+which asked the loop for the pass; but after each kopf wrote its diff-base annotation (a write and
+another full body through the watch per object) and then kept the object's worker, one of
+``max_concurrent_objects``, until that write came back through the watch, up to 5 s. A bulk apply of
+10,000 objects queued behind those workers: 12,000 whole bodies waited in kopf's queues for minutes,
+and the heap they took stayed fragmented after (docs/performance.md, section 7).
 
 Deletion is the loop's too. The loop puts the operator's finalizer on an object before its first pass
 (so nothing outside the cluster exists without it), runs the kind's deletion pass once the object is
@@ -48,7 +49,12 @@ from typing import Any, cast
 import kopf
 
 from ccloud_operator import metrics
-from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, FINALIZER, KOPF_PREFIX
+from ccloud_operator.constants import (
+    CREATE_PENDING_ANNOTATION,
+    DEPENDENCY_REVISION_ANNOTATION,
+    FINALIZER,
+    KOPF_PREFIX,
+)
 from ccloud_operator.handlers.references import References
 from ccloud_operator.kube import KubeApiError, KubeGateway
 
@@ -109,6 +115,17 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def essence(fields: Mapping[str, Any]) -> bytes:
+    """A digest of what a change is (a slim copy's spec and annotations), as kopf's diff-base was: a
+    watch event whose essence differs from the last one's gets a change pass. The operator's own crash
+    marker around a create is not a change: counted as one, each create would be followed by two passes
+    (marker added, marker removed), each a fresh list."""
+    annotations = dict((fields.get("metadata") or {}).get("annotations") or {})
+    annotations.pop(CREATE_PENDING_ANNOTATION, None)
+    text = json.dumps([fields.get("spec") or {}, annotations], sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
 def pack(fields: Mapping[str, Any]) -> bytes:
     """A slim copy as the loop keeps it between passes: compressed JSON. As a dict tree a connector's
     slim copy takes about 8.5 KiB (a dict, a key and a value object per field); packed, about 0.8 KiB.
@@ -128,8 +145,8 @@ def unpack(packed: bytes) -> dict[str, Any]:
 
 
 def spread(uid: str) -> float:
-    """A fraction in [0.5, 1) fixed per object: its first resync comes after this much of an interval,
-    so objects seen together (at start-up, after a bulk apply) do not all resync together."""
+    """A fraction in [0.5, 1) fixed per object: the resync after a change pass comes after this much of
+    an interval, so objects changed together (seen at start-up, a bulk apply) do not all resync together."""
     return 0.5 + int.from_bytes(hashlib.sha256(uid.encode()).digest()[:4], "big") / 2**33
 
 
@@ -147,6 +164,8 @@ class _Tracked:
     kind: str
     #: The slim copy between passes (``pack``).
     packed: bytes
+    #: The essence of the last watch event seen (``essence``): a different one is a change.
+    essence: bytes = b""
     #: The slim copy unpacked while passes read it, updated in place by every watch event, so a pass
     #: that waited for the object's lock reads the latest (a deletion that began meanwhile, above all).
     live: dict[str, Any] | None = None
@@ -155,7 +174,8 @@ class _Tracked:
     due: float = 0.0
     #: Passes in a row that asked to come back: the next pass is a poll (``retry`` > 0), not a resync.
     polls: int = 0
-    #: A change (create, update, resume) is waiting for its pass: the next pass reads afresh.
+    #: A change (new to the process, a new spec or annotation, a wake) is waiting for its pass: the next
+    #: pass reads afresh.
     changed: bool = False
     #: Being deleted with the operator's finalizer on it: the passes are the kind's deletion passes.
     deleting: bool = False
@@ -226,9 +246,10 @@ class ResyncLoop:
             if deleted:
                 del self._released[uid]
             return
+        fields = slim(body)
         tracked = self._tracked.get(uid)
         if tracked is not None:
-            tracked.refresh(slim(body))
+            tracked.refresh(fields)
         if metadata.get("deletionTimestamp") and not deleted:
             if FINALIZER not in (metadata.get("finalizers") or []) or self._kinds[kind].finalize is None:
                 # Nothing of the operator's to clean up: its first pass adds the finalizer before any
@@ -236,7 +257,7 @@ class ResyncLoop:
                 self._tracked.pop(uid, None)
                 return
             if tracked is None:
-                tracked = self._tracked[uid] = _Tracked(kind, pack(slim(body)))
+                tracked = self._tracked[uid] = _Tracked(kind, pack(fields))
             if not tracked.deleting:
                 tracked.deleting, tracked.polls, tracked.changed = True, 0, False
                 self._schedule(uid, tracked, 0.0)
@@ -244,9 +265,15 @@ class ResyncLoop:
         if deleted:
             self._tracked.pop(uid, None)
             return
+        digest = essence(fields)
         if tracked is None:
-            tracked = self._tracked[uid] = _Tracked(kind, pack(slim(body)))
-            self._schedule(uid, tracked, self._kinds[kind].interval * spread(uid))
+            # New to this process (created, or there when it started): a change pass now, as kopf's
+            # create and resume handlers asked for; its resyncs follow at the kind's interval.
+            tracked = self._tracked[uid] = _Tracked(kind, pack(fields), digest)
+            self.changed(uid)
+        elif digest != tracked.essence:
+            tracked.essence = digest
+            self.changed(uid)
 
     def changed(self, uid: str) -> bool:
         """Run the object's pass now as a change pass; False when the loop does not track it."""
@@ -347,6 +374,8 @@ class ResyncLoop:
             logger.exception("Pass of %s %s/%s failed", tracked.kind, body.metadata.namespace, body.metadata.name)
             delay, result = min(kind.interval, ERROR_DELAY_SECONDS), "error"
         metrics.RESYNCS.labels(kind=tracked.kind, result=result).inc()
+        if change and result == "success":
+            delay = kind.interval * spread(uid)
         try:
             await self._apply(kind.plural, body, patch)
             if released:
@@ -442,30 +471,14 @@ class ResyncLoop:
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
 
 
-def handing_over(loop: ResyncLoop) -> Pass:
-    """A kind's change handler (create, update, resume) whose pass the loop runs: kopf is done at once,
-    and the loop runs the pass (``change=True``) as soon as a slot is free, and its polls after."""
-
-    async def handed_over(body: kopf.Body, **_: Any) -> None:
-        # kopf runs the watch-event handlers, which feed the loop, before the change handlers; tracking
-        # here only when that did not happen keeps the pass in the loop (never without the finalizer)
-        # whatever that order, without copying the body twice per event.
-        uid = body.metadata.uid or ""
-        if not loop.changed(uid):
-            loop.track(body)
-            loop.changed(uid)
-
-    return handed_over
-
-
 async def wake(
     loop: ResyncLoop, kube: KubeGateway, plural: str, namespace: str, name: str, uid: str, revision: str
 ) -> None:
     """Give an object a change pass because something it reads changed (its ProviderIntegration, a
     Secret): in this process when the loop tracks it. Otherwise (no watch event of it seen yet) through
-    the object, whose annotation kopf's update handler sees. The annotation used to be the only way,
-    and at 1000 objects each wake cost two writes and two watch events per object (the annotation, then
-    kopf's copy of the changed object), each a full body through kopf."""
+    the object: the loop sees the annotation as a change when the event comes. The annotation used to be
+    the only way, and at 1000 objects each wake cost two writes and two watch events per object (the
+    annotation, then kopf's copy of the changed object), each a full body through kopf."""
     if not loop.changed(uid):
         await kube.annotate(plural, namespace, name, {DEPENDENCY_REVISION_ANNOTATION: revision})
 
