@@ -238,7 +238,7 @@ def test_the_json_log_has_one_object_per_line(world: World) -> None:
     assert all(RFC3339_UTC.fullmatch(record["time"]) for record in records)
     about_it = {"kind": "ProviderIntegration", "namespace": world.namespace, "name": "logged"}
     # kopf's handler machinery: its own per-object lines carry the object's kind, namespace and name.
-    kopf_lines = [r for r in records if r["logger"] == "kopf.objects" and "reconcile-create" in r["message"]]
+    kopf_lines = [r for r in records if r["logger"] == "kopf.objects" and "wake-connectors" in r["message"]]
     assert kopf_lines and all(about_it.items() <= r.items() for r in kopf_lines), kopf_lines
     # The reconciler's own lines (kopf-free code) carry them too.
     created = [r for r in records if "Created provider integration" in r["message"]]
