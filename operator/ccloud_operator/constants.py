@@ -15,8 +15,8 @@ EVENT_COMPONENT = "ccloud-operator"
 #: The finalizer that keeps a resource until its external objects are gone.
 FINALIZER = f"{GROUP}/finalizer"
 #: kopf's own bookkeeping annotations get this prefix instead of kopf.zalando.org. It must differ
-#: from GROUP: kopf leaves every annotation under its prefix out of change detection, which would
-#: make the restart and dependency annotations below invisible to the update handlers.
+#: from GROUP: the resync loop's slim copy, and so its change detection, leaves every annotation under
+#: this prefix out, which would make the restart and dependency annotations below invisible to it.
 KOPF_PREFIX = f"kopf.{GROUP}"
 
 #: Written before a Confluent create call whose id the server assigns, so a crash

@@ -268,7 +268,7 @@ class ResyncLoop:
         digest = essence(fields)
         if tracked is None:
             # New to this process (created, or there when it started): a change pass now, as kopf's
-            # create and resume handlers asked for; its resyncs follow at the kind's interval.
+            # create and resume handlers asked for; its first resync after ``spread`` of an interval.
             tracked = self._tracked[uid] = _Tracked(kind, pack(fields), digest)
             self.changed(uid)
         elif digest != tracked.essence:
