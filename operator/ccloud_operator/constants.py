@@ -24,9 +24,6 @@ KOPF_PREFIX = f"kopf.{GROUP}"
 CREATE_PENDING_ANNOTATION = f"{GROUP}/create-pending"
 #: Changing this annotation's value asks the operator to restart a connector once.
 RESTART_ANNOTATION = f"{GROUP}/restart"
-#: Set on ManagedConnectors by the operator to wake them when something they
-#: depend on changed (their ProviderIntegration, a referenced Secret).
-DEPENDENCY_REVISION_ANNOTATION = f"{GROUP}/dependency-revision"
 
 #: Sid of the one trust-policy statement the operator owns inside a role's trust policy.
 TRUST_STATEMENT_SID = "ConfluentProviderIntegration"

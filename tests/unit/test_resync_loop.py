@@ -13,9 +13,9 @@ from typing import Any
 import kopf
 from prometheus_client import REGISTRY
 
-from ccloud_operator.constants import DEPENDENCY_REVISION_ANNOTATION, FINALIZER
+from ccloud_operator.constants import FINALIZER
 from ccloud_operator.handlers import resync
-from ccloud_operator.handlers.resync import ResyncLoop, feeding, slim, spread, wake
+from ccloud_operator.handlers.resync import ResyncLoop, feeding, slim, spread
 from ccloud_operator.kube import KubeApiError
 
 KIND = "ManagedConnector"
@@ -399,7 +399,7 @@ async def test_passes_at_once_share_one_live_copy_packed_again_by_the_last() -> 
     await running(loop, RecordingGateway(), check)
 
 
-async def test_a_wake_is_a_change_pass_in_this_process_and_an_annotation_only_for_an_untracked_object() -> None:
+async def test_a_wake_is_a_change_pass_in_this_process_and_an_untracked_object_gets_one_on_first_sight() -> None:
     loop = ResyncLoop()
     gateway = RecordingGateway()
     changes: list[tuple[str, bool]] = []
@@ -411,16 +411,18 @@ async def test_a_wake_is_a_change_pass_in_this_process_and_an_annotation_only_fo
     loop.track(body("a"))
 
     async def check() -> None:
-        await wake(loop, gateway, PLURAL, "team", "c-a", "a", "providerintegrations/pi/cspi-1/True")  # type: ignore[arg-type]
         await wait_for(lambda: ("a", True) in changes)
-        # Not yet seen by the loop: through the object, whose next watch event the loop sees as a change.
-        await wake(loop, gateway, PLURAL, "team", "c-b", "b", "providerintegrations/pi/cspi-1/True")  # type: ignore[arg-type]
+        assert loop.changed("a")  # its integration became Ready, say
+        await wait_for(lambda: changes.count(("a", True)) == 2)
+        # Not yet seen by the loop: nothing to do now, and its first watch event brings one change pass.
+        assert not loop.changed("b")
+        loop.track(body("b"))
+        await wait_for(lambda: ("b", True) in changes)
+        await asyncio.sleep(0.2)
 
     await running(loop, gateway, check)
-    assert changes == [("a", True)]
-    assert gateway.writes == [
-        ("annotations", PLURAL, "team", "c-b", {DEPENDENCY_REVISION_ANNOTATION: "providerintegrations/pi/cspi-1/True"})
-    ]
+    assert changes == [("a", True), ("a", True), ("b", True)]
+    assert gateway.writes == []  # the passes here write nothing, and neither did the wakes
 
 
 async def test_the_finalizer_goes_on_before_the_first_pass_and_only_once() -> None:

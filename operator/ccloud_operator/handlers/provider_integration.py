@@ -12,7 +12,6 @@ from ccloud_operator import logs, runtime
 from ccloud_operator.conditions import is_ready
 from ccloud_operator.constants import (
     GROUP,
-    MANAGED_CONNECTORS,
     PROVIDER_INTEGRATION_KIND,
     PROVIDER_INTEGRATIONS,
     VERSION,
@@ -96,9 +95,9 @@ async def wake_connectors(
     # its connectors' own first passes, still to come, read the integration as it is.
     if previous is None or previous == revision:
         return
-    value = f"{PROVIDER_INTEGRATIONS}/{name}/{revision}"
-    for connector, connector_uid in users.of(namespace, name):
-        await resync.wake(loop, rt.kube, MANAGED_CONNECTORS, namespace, connector, connector_uid, value)
+    # In this process, with no write: a connector the loop has not seen yet gets its first pass anyway.
+    for _connector, connector_uid in users.of(namespace, name):
+        loop.changed(connector_uid)
 
 
 def register(

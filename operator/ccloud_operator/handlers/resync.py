@@ -51,7 +51,6 @@ import kopf
 from ccloud_operator import metrics
 from ccloud_operator.constants import (
     CREATE_PENDING_ANNOTATION,
-    DEPENDENCY_REVISION_ANNOTATION,
     FINALIZER,
     KOPF_PREFIX,
 )
@@ -469,18 +468,6 @@ class ResyncLoop:
         except KubeApiError as error:
             # The next pass decides again from what it reads; nothing here is lost for good.
             logger.warning("Could not write the resync's result to %s/%s: %s", namespace, name, error)
-
-
-async def wake(
-    loop: ResyncLoop, kube: KubeGateway, plural: str, namespace: str, name: str, uid: str, revision: str
-) -> None:
-    """Give an object a change pass because something it reads changed (its ProviderIntegration, a
-    Secret): in this process when the loop tracks it. Otherwise (no watch event of it seen yet) through
-    the object: the loop sees the annotation as a change when the event comes. The annotation used to be
-    the only way, and at 1000 objects each wake cost two writes and two watch events per object (the
-    annotation, then kopf's copy of the changed object), each a full body through kopf."""
-    if not loop.changed(uid):
-        await kube.annotate(plural, namespace, name, {DEPENDENCY_REVISION_ANNOTATION: revision})
 
 
 def feeding(loop: ResyncLoop, handler: Pass, *references: References) -> Pass:

@@ -9,10 +9,6 @@ from typing import Any
 import kopf
 
 from ccloud_operator import logs, runtime
-from ccloud_operator.constants import (
-    MANAGED_CONNECTORS,
-    PROVIDER_INTEGRATIONS,
-)
 from ccloud_operator.handlers import resync
 from ccloud_operator.handlers.references import Directory
 from ccloud_operator.sharding import Shard
@@ -32,13 +28,10 @@ async def secret_changed(
     rt = runtime.current()
     if rt.clients.is_default_secret(namespace, name):
         await rt.clients.reload_default(rt.kube)
-    revision = f"secrets/{name}/{body.metadata.get('resourceVersion')}"
-    for plural, references in (
-        (MANAGED_CONNECTORS, directory.connector_secrets),
-        (PROVIDER_INTEGRATIONS, directory.integration_secrets),
-    ):
-        for reader, uid in references.of(namespace, name):
-            await resync.wake(loop, rt.kube, plural, namespace, reader, uid, revision)
+    # In this process, with no write: an object the loop has not seen yet gets its first pass anyway.
+    for references in (directory.connector_secrets, directory.integration_secrets):
+        for _reader, uid in references.of(namespace, name):
+            loop.changed(uid)
 
 
 def register(

@@ -219,7 +219,7 @@ class ManagedConnectorReconciler:
                 Condition(READY, False, "WaitingForProviderIntegration", str(waiting)),
                 Condition(SYNCED, True, "ReconcileSuccess", "waiting for a dependency"),
             ]
-            # Not a retry: the integration's handler annotates this object when it becomes Ready,
+            # Not a retry: the integration's handler wakes this object when it becomes Ready,
             # which starts a new pass at once (and the periodic resync is the fallback).
             outcome.finished = True
         except Exception as error:  # classified once, in outcome.classify; unknown errors propagate
