@@ -10,12 +10,24 @@ Ready, every Confluent call by endpoint, the 429s, and the ratio to a floor:
   create, one status read);
 * floor time = (needed calls - B) / R: the bucket's burst is free, every other call waits for a token.
 
+With IAM propagation on (the emulator's realistic default), a second floor applies. No connector can
+run before its integration's trust statement is in force, P seconds after it was made, and it cannot
+be made before Confluent created the integration (the statement names the external ID Confluent
+assigns then). Every connector so needs at least one call (its create or a restart) at or after
+T + P, with T the earliest integration's creation, then its provisioning, and the operator sees it
+RUNNING only once Confluent's reads show it (the read lag):
+
+* IAM floor = T + P + (C - B) / R + provisioning + read lag, for C connectors.
+
+The ratio the run is judged by is to the larger of the two floors.
+
     python -m benchmarks.bulk [--sizes 10:100 50:500] [--rate-limit 20] [--json .state/benchmarks/results/bulk.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -70,10 +82,26 @@ def measure(
         integration_ready = [t for (p, _), t in run.watch.first_ready.items() if p == PROVIDER_INTEGRATIONS]
         connector_ready = [t for (p, _), t in run.watch.first_ready.items() if p == MANAGED_CONNECTORS]
         creates_at = list(run.tally.creates_at)
+        emulator = run.admin.state()
+    to_monotonic = time.monotonic() - time.time()
+    realism = emulator["realism"]
+    scale = float(realism.get("time_scale", 1.0))
+    propagation = float(realism["iam_propagation_seconds"]) * scale
+    created = [float(i["created_at"]) + to_monotonic - started for i in emulator["integrations"].values()]
     rate = settings.rate_limit_rps or 0.0
     burst = settings.rate_limit_burst or int(rate)
     needed = NEEDED_PER_INTEGRATION * integrations + NEEDED_PER_CONNECTOR * connectors
     floor_seconds = max(0.0, needed - burst) / rate if rate else 0.0
+    iam_floor_seconds = (
+        min(created)
+        + propagation
+        + (max(0.0, connectors - burst) / rate if rate else 0.0)
+        + float(emulator["provisioning_seconds"])
+        + float(realism["read_lag_seconds"]) * scale
+        if propagation > 0 and created
+        else 0.0
+    )
+    judged_floor = max(floor_seconds, iam_floor_seconds)
     ok_calls = sum(n for key, n in window.confluent.items() if not key.endswith(" 429"))
     return {
         "integrations": integrations,
@@ -101,6 +129,11 @@ def measure(
         "confluent_calls_not_429": ok_calls,
         "rejected_429_operator": sum(n for key, n in window.confluent.items() if key.endswith(" 429")),
         "time_over_floor": ready_seconds / floor_seconds if floor_seconds else None,
+        "iam_propagation_seconds": propagation,
+        "first_integration_created_seconds": min(created) if created else None,
+        "iam_floor_seconds": iam_floor_seconds,
+        "time_over_iam_floor": ready_seconds / iam_floor_seconds if iam_floor_seconds else None,
+        "time_over_larger_floor": ready_seconds / judged_floor if judged_floor else None,
         "calls_over_needed": window.confluent_total / needed,
         "accepted_calls_over_needed": ok_calls / needed,
         "operator_rss_kib_after": memory.get("VmRSS"),
@@ -157,6 +190,10 @@ def main() -> None:
         f"Floor: needed calls = {NEEDED_PER_INTEGRATION} per integration (list, create) + {NEEDED_PER_CONNECTOR} per "
         "connector (validate, create, one status read); floor time = (needed - B) / R"
     )
+    print(
+        "IAM floor (with propagation P): first integration created at T, then T + P + (C - B) / R + provisioning "
+        "+ read lag"
+    )
     print()
     rows = [
         [
@@ -164,6 +201,9 @@ def main() -> None:
             r["ready_seconds"],
             r["floor_seconds"],
             r["time_over_floor"],
+            r["iam_propagation_seconds"],
+            r["iam_floor_seconds"],
+            r["time_over_larger_floor"],
             r["needed_calls"],
             r["confluent_calls"],
             r["confluent_calls_not_429"],
@@ -180,6 +220,9 @@ def main() -> None:
                 "ready s",
                 "floor s",
                 "time/floor",
+                "P s",
+                "IAM floor s",
+                "time/larger",
                 "needed",
                 "calls",
                 "not 429",

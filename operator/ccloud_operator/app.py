@@ -58,6 +58,8 @@ def build_registry(config: OperatorSettings, startup_errors: list[str]) -> kopf.
         except runtime.StartupError as error:
             startup_errors.append(str(error))
             raise kopf.PermanentError(str(error)) from error
+        # A connector that starts fine wakes its siblings still failing on the same role (IAM propagation).
+        runtime.current().managed_connectors.propagation.wake_with(loop.changed)
         # Started here, inside kopf's context, so the passes it runs can post Events as handlers do.
         resyncing.append(asyncio.create_task(loop.run(runtime.current().kube), name="resync loop"))
         logger.info("Operator started; Confluent API at %s", config.confluent_url)

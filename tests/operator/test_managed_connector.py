@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -61,6 +62,10 @@ def test_s3_sink_runs_after_confluent_assumed_the_role_and_writes_to_the_bucket(
     assert config["provider.integration.id"] == integration_id
 
 
+def rfc3339(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def operator_annotations(obj: dict[str, Any]) -> list[str]:
     return [key for key in obj["metadata"].get("annotations") or {} if key.startswith(GROUP)]
 
@@ -109,6 +114,47 @@ def test_a_connector_failed_on_broken_trust_runs_again_once_the_trust_is_repaire
         MC, "sink", lambda o: o["status"].get("lastRestartRequest") == "by-hand", "the requested restart"
     )
     world.wait_condition(MC, "sink", "Ready", "True", timeout=60)
+
+
+def test_a_connector_deep_in_its_backoff_restarts_as_soon_as_a_sibling_on_the_same_role_runs(world: World) -> None:
+    world.moto.client("s3").create_bucket(Bucket="siblings")
+    propagation = world.admin.realism()["iam_propagation_seconds"]
+    # AWS does not apply the new trust policy until the test says so.
+    world.admin.set_realism(iam_propagation_seconds=3600)
+    try:
+        world.start_operator()
+        s3_role_integration(world, "siblings", "siblings")
+        world.create(MC, "first", s3_sink_spec(world, "siblings", "siblings"))
+        # Failed on AssumeRole, restarted at once, after 10 s and after 20 s: its next wait is 40 s.
+        obj = world.wait_for(
+            MC, "first", lambda o: (o.get("status") or {}).get("restartCount", 0) >= 3, "three restarts", timeout=120
+        )
+        assert "AWS access error" in world.wait_event("first", "ConnectorRestarted").message
+        third = rfc3339(obj["status"]["lastRestartTime"])
+
+        def in_confluent() -> str:
+            return next(c["state"] for c in world.admin.state()["connectors"].values() if c["name"] == "first")
+
+        # The third restart has failed too (in Confluent; the operator's reads trail) before AWS catches up.
+        wait_until(lambda: in_confluent() == "FAILED", "the third restart to fail", timeout=30)
+
+        world.admin.set_realism(iam_propagation_seconds=0)
+        world.create(MC, "second", s3_sink_spec(world, "siblings", "siblings"))
+        world.wait_condition(MC, "second", "Ready", "True", timeout=60)
+        obj = world.wait_condition(MC, "first", "Ready", "True", timeout=60)
+    finally:
+        world.admin.set_realism(iam_propagation_seconds=propagation)
+    # Restarted because its sibling started fine, not at the end of its own 40 s wait.
+    fourth = rfc3339(obj["status"]["lastRestartTime"])
+    assert fourth - third < 32, f"restarted {fourth - third:.0f}s after the third restart"
+    # Once each: a wake-up for the sibling's start that came while a restart was in flight sent no other.
+    wait_until(
+        lambda: len([e for e in world.events("first") if e.reason == "ConnectorRestarted"]) >= 4,
+        "the fourth restart's Event",
+        timeout=10,
+    )
+    messages = sorted(str(e.message) for e in world.events("first") if e.reason == "ConnectorRestarted")
+    assert [m.split("(restart ")[-1] for m in messages] == [f"{n} of at most 8)" for n in range(1, 5)], messages
 
 
 def test_applied_together_and_deleted_together(world: World) -> None:

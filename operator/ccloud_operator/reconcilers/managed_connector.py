@@ -46,6 +46,7 @@ from ccloud_operator.models.common import DeletionPolicy
 from ccloud_operator.models.managed_connector import DesiredState, ManagedConnectorSpec, RestartPolicyType
 from ccloud_operator.reconcilers.connector_cache import ConnectorListCache
 from ccloud_operator.reconcilers.connector_claims import ConnectorClaims
+from ccloud_operator.reconcilers.iam_propagation import PropagationBoard
 from ccloud_operator.reconcilers.integration_directory import IntegrationDirectory
 from ccloud_operator.reconcilers.outcome import Event, Outcome, SpecProblem
 from ccloud_operator.reconcilers.pending import Creates
@@ -179,6 +180,7 @@ class ManagedConnectorReconciler:
         *,
         create_pending_grace: float = 30.0,
         claims: ConnectorClaims | None = None,
+        propagation: PropagationBoard | None = None,
     ) -> None:
         self._clients = clients
         self._kube = kube
@@ -189,6 +191,8 @@ class ManagedConnectorReconciler:
         self._memory: dict[str, _Memory] = {}
         self._creates = Creates()
         self._claims = claims or ConnectorClaims()
+        #: What the connectors of one integration learn from each other about IAM propagation.
+        self.propagation = propagation or PropagationBoard()
 
     def _remember(self, uid: str) -> _Memory:
         return self._memory.setdefault(uid, _Memory())
@@ -197,6 +201,7 @@ class ManagedConnectorReconciler:
         """Drop what this process remembers of a deleted object."""
         self._memory.pop(uid, None)
         self._creates.settled(uid)
+        self.propagation.done(uid)
 
     # -- reconcile ---------------------------------------------------------------------------------
 
@@ -362,7 +367,10 @@ class ManagedConnectorReconciler:
                 outcome.events.append(Event("Normal", "ConfigUpdated", f"updated connector {name}: {reason}"))
                 self._record_write(resource, desired, outcome)
                 wrote = True
-            wrote = await self._converge_state(resource, spec, name, observed, client, outcome) or wrote
+            wrote = (
+                await self._converge_state(resource, spec, name, observed, client, outcome, desired.integration_id)
+                or wrote
+            )
         outcome.status["validation"] = {"errorCount": 0, "errors": []}
         if wrote:
             # One list serves this read and every other connector of the cluster polling now.
@@ -370,7 +378,21 @@ class ManagedConnectorReconciler:
             observed = (await self._cache.connectors(client, env, cluster, max_age=0)).get(name)
             if observed is not None and observed.state == "DELETED":
                 observed = None
+        if desired.integration_id is not None and observed is not None:
+            self._note_start(resource.uid, desired.integration_id, observed.state)
         self._report(resource, spec, observed, outcome)
+
+    def _note_start(self, uid: str, integration_id: str, state: str) -> None:
+        """Tell the connector's siblings when a start this process caused (a create, a config write, a
+        restart) ended RUNNING: their integration's role is assumable (``PropagationBoard``)."""
+        if state != "RUNNING":
+            return
+        memory = self._remember(uid)
+        self.propagation.done(uid)
+        attempted_at = max(memory.written_at, memory.restarted_at)
+        # Seen RUNNING before already: this start is old news, and maybe older than a trust change.
+        if memory.polled_state != "RUNNING" and attempted_at > float("-inf"):
+            self.propagation.started(integration_id, attempted_at)
 
     async def _create(
         self,
@@ -490,6 +512,7 @@ class ManagedConnectorReconciler:
         observed: ConnectorSnapshot,
         client: ConfluentClient,
         outcome: Outcome,
+        integration_id: str | None,
     ) -> bool:
         """Pause, resume or restart as the spec and annotations ask; True when something was sent."""
         env, cluster = spec.environment, spec.kafka_cluster
@@ -522,7 +545,7 @@ class ManagedConnectorReconciler:
         if observed.state == "RUNNING":
             outcome.status["restartCount"] = memory.restarts = 0
         if observed.state == "FAILED" and spec.state is DesiredState.RUNNING:
-            return await self._restart_failed(resource, spec, name, observed, client, outcome)
+            return await self._restart_failed(resource, spec, name, observed, client, outcome, integration_id)
         return False
 
     async def _restart_failed(
@@ -533,6 +556,7 @@ class ManagedConnectorReconciler:
         observed: ConnectorSnapshot,
         client: ConfluentClient,
         outcome: Outcome,
+        integration_id: str | None,
     ) -> bool:
         """Restart a FAILED connector with capped exponential backoff when the policy, or IAM propagation,
         calls for it; True when a restart was sent."""
@@ -550,15 +574,33 @@ class ManagedConnectorReconciler:
         elif propagating and count < IAM_PROPAGATION_RESTARTS:
             cap = IAM_PROPAGATION_MAX_BACKOFF_SECONDS
         else:
+            self.propagation.done(resource.uid)
             return False
         # The first restart goes at once; then 10 s, 20 s, 40 s ... up to the cap between restarts.
         backoff = 0.0 if count == 0 else min(cap, RESTART_BASE_BACKOFF_SECONDS * 2 ** (count - 1))
         since = min(seconds_since(resource.status.get("lastRestartTime")), time.monotonic() - memory.restarted_at)
+        riding_out = propagating and integration_id is not None
+        if not riding_out:
+            self.propagation.done(resource.uid)
+        last_try = max(memory.written_at, memory.restarted_at)
+        if riding_out and self.propagation.started_since(str(integration_id), last_try):
+            # A sibling on the same role started fine after this connector's last try: AWS has caught
+            # up. (Not within moments of the last restart, whose FAILED may be a read trailing it.)
+            backoff = min(backoff, POLL_FIRST_SECONDS)
         if since < backoff:
-            outcome.retry_after = backoff - since
+            if riding_out:
+                self.propagation.wait(str(integration_id), resource.uid)
+            # Within moments of the last restart a FAILED may be a read trailing it (a pass woken then):
+            # looked at again when the restart's own poll would have, not only once the backoff is over.
+            outcome.retry_after = POLL_FIRST_SECONDS - since if since < POLL_FIRST_SECONDS else backoff - since
             return False
         await client.restart_connector(spec.environment, spec.kafka_cluster, name)
         memory.restarts, memory.restarted_at = count + 1, time.monotonic()
+        # A new attempt: its polls start again from the first delay, whatever the last attempt's were.
+        memory.polls, memory.polled_state = 0, None
+        if riding_out:
+            # Woken when a sibling starts fine after this try: if this try fails, the next goes at once.
+            self.propagation.wait(str(integration_id), resource.uid)
         outcome.status["restartCount"] = count + 1
         outcome.status["lastRestartTime"] = now_rfc3339()
         # Looked at again soon rather than at the next resync: the read right after still shows FAILED
