@@ -119,8 +119,8 @@ def test_a_connector_failed_on_broken_trust_runs_again_once_the_trust_is_repaire
 def test_a_connector_deep_in_its_backoff_restarts_as_soon_as_a_sibling_on_the_same_role_runs(world: World) -> None:
     world.moto.client("s3").create_bucket(Bucket="siblings")
     propagation = world.admin.realism()["iam_propagation_seconds"]
-    # AWS does not apply the new trust policy until the test says so.
-    world.admin.set_realism(iam_propagation_seconds=3600)
+    # AWS does not apply the new trust policy until the test says so (ten hours, scaled: over ten minutes).
+    world.admin.set_realism(iam_propagation_seconds=36000)
     try:
         world.start_operator()
         s3_role_integration(world, "siblings", "siblings")
