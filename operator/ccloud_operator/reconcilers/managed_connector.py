@@ -561,6 +561,8 @@ class ManagedConnectorReconciler:
         """Restart a FAILED connector with capped exponential backoff when the policy, or IAM propagation,
         calls for it; True when a restart was sent."""
         memory = self._remember(resource.uid)
+        # Off the board until this pass decides to wait again (a restart or a backoff, below).
+        self.propagation.done(resource.uid)
         # The status, or this process's memory when a pass queued behind the last restart holds an
         # older body: whichever saw more.
         count = max(int(resource.status.get("restartCount") or 0), memory.restarts)
@@ -574,14 +576,11 @@ class ManagedConnectorReconciler:
         elif propagating and count < IAM_PROPAGATION_RESTARTS:
             cap = IAM_PROPAGATION_MAX_BACKOFF_SECONDS
         else:
-            self.propagation.done(resource.uid)
             return False
         # The first restart goes at once; then 10 s, 20 s, 40 s ... up to the cap between restarts.
         backoff = 0.0 if count == 0 else min(cap, RESTART_BASE_BACKOFF_SECONDS * 2 ** (count - 1))
         since = min(seconds_since(resource.status.get("lastRestartTime")), time.monotonic() - memory.restarted_at)
         riding_out = propagating and integration_id is not None
-        if not riding_out:
-            self.propagation.done(resource.uid)
         last_try = max(memory.written_at, memory.restarted_at)
         if riding_out and self.propagation.started_since(str(integration_id), last_try):
             # A sibling on the same role started fine after this connector's last try: AWS has caught
