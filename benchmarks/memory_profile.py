@@ -9,12 +9,17 @@ library module that made it. It prints the growth per owner in KiB per resource,
 allocation sites, and RSS next to the traced total (RSS also holds what tracemalloc cannot see:
 allocator fragmentation, C libraries, the tracing itself).
 
-    python -m benchmarks.memory_profile [--resources 1000] [--frames 12] [--top 25]
+With ``--peak-every S`` the operator also checks its traced total every S seconds and snapshots it
+each time it is 2 MiB over the largest so far; the last such snapshot, the apply's largest, is compared
+by site with the settled one: what the apply's transient is made of.
+
+    python -m benchmarks.memory_profile [--resources 1000] [--frames 12] [--top 25] [--peak-every 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sysconfig
@@ -94,6 +99,26 @@ def take(pid: int, target: Path, timeout: float = 300.0) -> tracemalloc.Snapshot
     return tracemalloc.Snapshot.load(str(target))
 
 
+def print_peak(peak: tracemalloc.Snapshot, settled: tracemalloc.Snapshot, path: Path, top: int) -> None:
+    """What was alive at the largest traced total of the apply and not after it settled, by site."""
+    taken = json.loads(Path(f"{path}.json").read_text())
+    sites: Counter[str] = Counter()
+    for trace in peak.traces:
+        sites[site(trace, 4)] += trace.size
+    for trace in settled.traces:
+        sites[site(trace, 4)] -= trace.size
+    traced_peak = sum(t.size for t in peak.traces)
+    traced_settled = sum(t.size for t in settled.traces)
+    print(
+        table(
+            ["site (innermost non-stdlib frames)", "KiB more at the peak"],
+            [[s, size / 1024] for s, size in sites.most_common(top)],
+            f"At the apply's largest traced total ({traced_peak / 2**20:.1f} MiB traced, RSS "
+            f"{taken['rss_kib'] / 1024:.1f} MiB) against the settled one ({traced_settled / 2**20:.1f} MiB traced)",
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resources", type=int, default=1000)
@@ -102,6 +127,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0)
     parser.add_argument(
         "--settle", type=float, default=SETTLE_SECONDS, help="seconds after all Ready before the snapshot (default 10)"
+    )
+    parser.add_argument(
+        "--peak-every",
+        type=float,
+        default=0.0,
+        help="seconds between checks of the traced total during the apply; the largest is snapshotted and "
+        "compared with the settled one (default 0: not done)",
     )
     parser.add_argument("--json", type=Path, default=Path(".state/benchmarks/results/memory_profile.json"))
     args = parser.parse_args()
@@ -116,7 +148,11 @@ def main() -> None:
         integration_quota=max(100, integrations + 10),
         operator_module="benchmarks.traced_operator",
         operator_start_timeout=300.0,
-        operator_env={"CCLOUD_BENCH_SNAPSHOT": str(snapshot_path), "CCLOUD_BENCH_TRACE_FRAMES": str(args.frames)},
+        operator_env={
+            "CCLOUD_BENCH_SNAPSHOT": str(snapshot_path),
+            "CCLOUD_BENCH_TRACE_FRAMES": str(args.frames),
+            "CCLOUD_BENCH_PEAK_EVERY": str(args.peak_every),
+        },
     )
     with Bench("memory-profile") as bench, bench.run(f"bench-memprofile-{resources}", settings) as run:
         time.sleep(3.0)
@@ -134,6 +170,9 @@ def main() -> None:
             say(f"whole bodies alive: {bodies_path.read_text()}")
         rss_after = process_memory_kib(run.pid)
     say(f"all Ready after {ready_seconds:.1f}s")
+    peak_path = Path(f"{snapshot_path}.peak")
+    if args.peak_every > 0 and peak_path.exists():
+        print_peak(tracemalloc.Snapshot.load(str(peak_path)), after, peak_path, args.top)
 
     grown = by_owner(after)
     grown.subtract(by_owner(before))

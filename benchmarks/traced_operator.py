@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 import tracemalloc
 from types import FrameType
 
@@ -103,6 +105,24 @@ def holder_sizes() -> dict[str, float]:
     return found
 
 
+def keep_largest(path: str, every: float, margin: int = 2 * 2**20) -> None:
+    """Every ``every`` s: when the traced total is ``margin`` bytes over the largest seen, snapshot it to
+    ``path`` (with the RSS and traced total in ``path``.json): the live allocations at the peak."""
+    largest = 0
+    while True:
+        time.sleep(every)
+        current, _ = tracemalloc.get_traced_memory()
+        if current < largest + margin:
+            continue
+        largest = current
+        with open("/proc/self/status") as status:
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        tracemalloc.take_snapshot().dump(path + ".part")
+        os.replace(path + ".part", path)
+        with open(path + ".json", "w") as out:
+            json.dump({"traced": current, "rss_kib": rss, "at": time.time()}, out)
+
+
 def main() -> int:
     # Import the heavy modules before tracing: the Kubernetes client's API classes take minutes to import
     # under tracemalloc, and what the profile is after is what each resource adds, not import cost.
@@ -124,6 +144,11 @@ def main() -> int:
         os.replace(target + ".part", target)
 
     signal.signal(signal.SIGUSR2, dump)
+    every = float(os.environ.get("CCLOUD_BENCH_PEAK_EVERY", "0"))
+    if every > 0:
+        threading.Thread(
+            target=keep_largest, args=(target + ".peak", every), name="peak-snapshots", daemon=True
+        ).start()
     from ccloud_operator.cli import main as operator_main
 
     return operator_main()
