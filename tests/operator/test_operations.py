@@ -16,6 +16,7 @@ from ccloud_operator import __version__
 from ccloud_operator.constants import FINALIZER
 from ccloud_operator.constants import MANAGED_CONNECTORS as MC
 from ccloud_operator.constants import PROVIDER_INTEGRATIONS as PI
+from ccloud_operator.events import EVENT_POSTERS
 from ccloud_sandbox.controlplane.cli import repo_root
 from promql_support import Scrape, firing, parse_duration, rules_of
 
@@ -263,3 +264,8 @@ def test_a_start_with_more_objects_than_kopf_workers_reaches_every_object(world:
     s3_role_integration(world, "early", "early")
     for name in names:
         world.wait_condition(MC, name, "Ready", "True", timeout=90)
+    # Six connectors' Events at once, more than kopf's event posters (events.EVENT_POSTERS): they wait
+    # their turn, and each connector still gets its own.
+    assert len(names) > EVENT_POSTERS
+    for name in names:
+        world.wait_event(name, "ConnectorCreated", timeout=30)
