@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+from kubernetes import client
+
 from benchmarks.common import (
     Bench,
     StackSettings,
@@ -36,7 +38,7 @@ from benchmarks.common import (
     write_json,
 )
 from benchmarks.shipped_operator import HEAP_REPORT_ENV
-from ccloud_operator.constants import MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
+from ccloud_operator.constants import EVENT_COMPONENT, MANAGED_CONNECTORS, PROVIDER_INTEGRATIONS
 
 SETTLE_SECONDS = 5.0
 #: How often the resident set is sampled during a run. The kernel's VmHWM misses a peak that the heap
@@ -145,6 +147,7 @@ def measure(
         idle_heap = heap_report(run.pid, heap_path) if heap_path is not None else None
         run.create_buckets(integrations)
         started = time.monotonic()
+        started_wall = time.time()
         composition = CompositionSampler(run.pid, heap_path, composition_every if heap_path else 0.0)
         with RssSampler(run.pid) as sampler, composition:
             run.apply(range(integrations), [(i, i % integrations) for i in range(connectors)])
@@ -166,6 +169,7 @@ def measure(
                 time.sleep(max(0.0, steady - SETTLE_SECONDS))
             later = process_memory_kib(run.pid)
             heap = heap_report(run.pid, heap_path) if heap_path is not None else None
+            events = posted_events(run.api, run.namespace)
     say(f"{resources} resources: RSS {loaded['VmRSS'] // 1024} MiB (baseline {baseline['VmRSS'] // 1024} MiB)")
     return {
         "resources": resources,
@@ -187,6 +191,12 @@ def measure(
         "steady_peak_rss_kib": max(loaded["VmHWM"], later["VmHWM"], sampler.peak_kib),
         "kernel_peak_rss_kib": later["VmHWM"],
         "sampled_peak_rss_kib": sampler.peak_kib,
+        # Events the operator posted by the steady reading, and how long after all Ready the last was made:
+        # Events still queued in the operator then are memory the steady reading holds.
+        "events_posted": len(events),
+        "last_event_after_ready_seconds": (
+            max(events) - started_wall - ready_seconds if events and ready_seconds is not None else None
+        ),
         # After the steady reading: the heap's make-up, and what a full collection and a trim gave back.
         "heap_at_steady": heap,
         "heap_idle": idle_heap,
@@ -195,6 +205,16 @@ def measure(
         "composition_samples": composition.samples,
         "composition_series": composition.series,
     }
+
+
+def posted_events(api: client.ApiClient, namespace: str) -> list[float]:
+    """When each Event the operator posted in the namespace was created (epoch seconds)."""
+    items = client.CoreV1Api(api).list_namespaced_event(namespace).items
+    return [
+        e.metadata.creation_timestamp.timestamp()
+        for e in items
+        if e.reporting_component == EVENT_COMPONENT and e.metadata.creation_timestamp is not None
+    ]
 
 
 def heap_report(pid: int, path: Path, timeout: float = 60.0) -> dict[str, Any] | None:
@@ -287,6 +307,12 @@ def main() -> None:
         )
     )
     for r in results:
+        if r.get("last_event_after_ready_seconds") is not None:
+            lag = r["last_event_after_ready_seconds"]
+            print(
+                f"N={r['resources']}: {r['events_posted']} Events posted by the steady reading, the last "
+                f"{abs(lag):.1f} s {'after' if lag >= 0 else 'before'} all Ready"
+            )
         if not r["all_ready"]:
             print(
                 f"N={r['resources']}: Ready at the reading {r['ready_counts_at_reading']}; "
