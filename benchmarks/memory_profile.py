@@ -99,14 +99,20 @@ def take(pid: int, target: Path, timeout: float = 300.0) -> tracemalloc.Snapshot
     return tracemalloc.Snapshot.load(str(target))
 
 
+def growth_by_site(newer: tracemalloc.Snapshot, older: tracemalloc.Snapshot, depth: int) -> Counter[str]:
+    """Bytes the newer snapshot holds over the older one, per site of `depth` frames."""
+    sites: Counter[str] = Counter()
+    for trace in newer.traces:
+        sites[site(trace, depth)] += trace.size
+    for trace in older.traces:
+        sites[site(trace, depth)] -= trace.size
+    return sites
+
+
 def print_peak(peak: tracemalloc.Snapshot, settled: tracemalloc.Snapshot, path: Path, top: int) -> None:
     """What was alive at the largest traced total of the apply and not after it settled, by site."""
     taken = json.loads(Path(f"{path}.json").read_text())
-    sites: Counter[str] = Counter()
-    for trace in peak.traces:
-        sites[site(trace, 4)] += trace.size
-    for trace in settled.traces:
-        sites[site(trace, 4)] -= trace.size
+    sites = growth_by_site(peak, settled, 4)
     traced_peak = sum(t.size for t in peak.traces)
     traced_settled = sum(t.size for t in settled.traces)
     print(
@@ -187,11 +193,7 @@ def main() -> None:
             f"{connectors} connectors), by owner",
         )
     )
-    sites: Counter[str] = Counter()
-    for trace in after.traces:
-        sites[site(trace, 3)] += trace.size
-    for trace in before.traces:
-        sites[site(trace, 3)] -= trace.size
+    sites = growth_by_site(after, before, 3)
     print(
         table(
             ["site (innermost non-stdlib frames)", "KiB", "KiB / resource"],

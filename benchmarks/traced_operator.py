@@ -16,6 +16,8 @@ import time
 import tracemalloc
 from types import FrameType
 
+from benchmarks.common import process_memory_kib
+
 
 def describe(holder: object) -> str:
     """A holder's type; for a coroutine, which function and where it waits."""
@@ -107,7 +109,7 @@ def holder_sizes() -> dict[str, float]:
 
 def keep_largest(path: str, every: float, margin: int = 2 * 2**20) -> None:
     """Every ``every`` s: when the traced total is ``margin`` bytes over the largest seen, snapshot it to
-    ``path`` (with the RSS and traced total in ``path``.json): the live allocations at the peak."""
+    ``path`` (with the RSS then in ``path``.json): the live allocations at the peak."""
     largest = 0
     while True:
         time.sleep(every)
@@ -115,12 +117,11 @@ def keep_largest(path: str, every: float, margin: int = 2 * 2**20) -> None:
         if current < largest + margin:
             continue
         largest = current
-        with open("/proc/self/status") as status:
-            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        rss_kib = process_memory_kib(os.getpid())["VmRSS"]
         tracemalloc.take_snapshot().dump(path + ".part")
         os.replace(path + ".part", path)
         with open(path + ".json", "w") as out:
-            json.dump({"traced": current, "rss_kib": rss, "at": time.time()}, out)
+            json.dump({"rss_kib": rss_kib}, out)
 
 
 def main() -> int:
